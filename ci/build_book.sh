@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Execute every notebook with papermill, then render the book with Jupyter Book (warnings are errors).
+#   bash ci/build_book.sh          # the book: each notebook at its own defaults (bundled models, real data)
+#   bash ci/build_book.sh smoke    # seconds per notebook; what the tests build
+#   bash ci/build_book.sh paper    # the paper's setup (GPT-J-6B / LLaMA2-7B, needs a GPU and the Hub)
+# Executed notebooks and the site land in build/<profile>/ (HTML: build/<profile>/_build/html/index.html).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${1:-default}
+case "$profile" in default|smoke|paper) ;; *) echo "unknown profile '$profile': use default, smoke or paper" >&2; exit 2;; esac
+
+bash ci/setup.sh
+# shellcheck disable=SC1091
+source .venv/bin/activate
+# Notebooks run from notebooks/ (papermill --cwd), so a relative data directory must become absolute.
+[ -z "${SVD_ICL_DATA:-}" ] || export SVD_ICL_DATA=$(realpath "$SVD_ICL_DATA")
+
+out=build/$profile
+src=$out/src
+rm -rf "$src" && mkdir -p "$src/notebooks"
+cp _config.yml _toc.yml "$src/" && cp -r book "$src/"
+
+
+for nb in notebooks/*.ipynb; do
+  name=$(basename "$nb" .ipynb)
+  args=()
+  [ "$profile" = default ] || args=(-f "params/$name/$profile.yaml")
+  echo "== executing $name ($profile)"
+  start=$SECONDS
+  papermill "$nb" "$src/notebooks/$name.ipynb" --cwd notebooks -k python3 --log-level WARNING \
+    "${args[@]}" -p results_dir "$(pwd)/$out/results"
+  echo "== $name: $((SECONDS - start)) s"
+done
+
+jupyter-book build "$src" --path-output "$out" -W -n --keep-going
+echo "book: $out/_build/html/index.html"

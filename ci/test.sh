@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, unit tests, every notebook executed with the smoke profile (papermill),
+# nbval over the executed copies, a book build of them and a headless-Chromium check of the pages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/setup.sh --browser
+# shellcheck disable=SC1091
+source .venv/bin/activate
+# Notebooks run from notebooks/ (papermill --cwd), so a relative data directory must become absolute.
+[ -z "${SVD_ICL_DATA:-}" ] || export SVD_ICL_DATA=$(realpath "$SVD_ICL_DATA")
+
+echo "== ruff"
+ruff check .
+echo "== unit tests"
+pytest -m "not gpu"
+echo "== notebooks (smoke profile) and book build"
+bash ci/build_book.sh smoke
+echo "== nbval over the executed notebooks"
+pytest --nbval-lax --sanitize-with ci/nbval_sanitize.cfg -p no:cacheprovider -m "" build/smoke/src/notebooks
+echo "== rendered pages in headless Chromium"
+python ci/check_html.py build/smoke/_build/html
