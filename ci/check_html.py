@@ -59,9 +59,18 @@ def start_chromium(port: int) -> subprocess.Popen:
     if exe is None:
         sys.exit("check_html: no chromium found; run `bash ci/setup.sh --browser` (installs Debian's chromium)")
     profile = tempfile.mkdtemp(prefix="svd-icl-chromium-")
-    args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", f"--user-data-dir={profile}",
-            f"--remote-debugging-port={port}", "--window-size=1280,2000", "about:blank"]
+    args = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        f"--user-data-dir={profile}",
+        f"--remote-debugging-port={port}",
+        "--window-size=1280,2000",
+        "about:blank",
+    ]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -86,11 +95,15 @@ def inspect(dev: DevTools, path: Path, timeout: float = 30.0) -> dict:
     result: dict = {}
     while time.time() - start < timeout:
         time.sleep(0.5)
-        ready = dev.evaluate("document.readyState === 'complete' && "
-                             "(!window.MathJax || !MathJax.startup || !MathJax.startup.promise || "
-                             "window.__mjdone === true)")
-        dev.evaluate("if (window.MathJax && MathJax.startup && MathJax.startup.promise && !window.__mjhook) "
-                     "{ window.__mjhook = true; MathJax.startup.promise.then(() => { window.__mjdone = true; }); }")
+        ready = dev.evaluate(
+            "document.readyState === 'complete' && "
+            "(!window.MathJax || !MathJax.startup || !MathJax.startup.promise || "
+            "window.__mjdone === true)"
+        )
+        dev.evaluate(
+            "if (window.MathJax && MathJax.startup && MathJax.startup.promise && !window.__mjhook) "
+            "{ window.__mjhook = true; MathJax.startup.promise.then(() => { window.__mjdone = true; }); }"
+        )
         result = json.loads(dev.evaluate(PROBE))
         if ready and all(img["ok"] for img in result["images"]):
             break
@@ -118,10 +131,16 @@ def main() -> None:
         for i, page in enumerate(pages):
             found = inspect(dev, page)
             broken = [img["src"] for img in found["images"] if not img["ok"]]
-            ok = (found["math"] >= args.min_math and len(found["images"]) >= args.min_images
-                  and not broken and found["mathjax_errors"] == 0)
-            print(f"{'ok  ' if ok else 'FAIL'} {page.name}: {found['math']} typeset formulas, "
-                  f"{len(found['images'])} images, {len(broken)} broken, {found['mathjax_errors']} MathJax errors")
+            ok = (
+                found["math"] >= args.min_math
+                and len(found["images"]) >= args.min_images
+                and not broken
+                and found["mathjax_errors"] == 0
+            )
+            print(
+                f"{'ok  ' if ok else 'FAIL'} {page.name}: {found['math']} typeset formulas, "
+                f"{len(found['images'])} images, {len(broken)} broken, {found['mathjax_errors']} MathJax errors"
+            )
             if not ok:
                 failures.append(page.name)
             if i == 0 and args.screenshot:

