@@ -51,9 +51,7 @@ def main() -> None:
         sum((f.U.numel() + f.S.numel() + f.Vh.numel()) * f.U.element_size() for f in pruner._cache.values()) / 2**20
     )
     dec, per_rate = min(decompose_times), min(rate_times)
-    print(
-        f"model {args.model}, layer {args.layer}, {len(pruner._cache)} matrices, threads {torch.get_num_threads()}"
-    )
+    print(f"model {args.model}, layer {args.layer}, {len(pruner._cache)} matrices, threads {torch.get_num_threads()}")
     print(f"decompose all matrices of the layer (once, incl. first rate): {dec * 1000:8.1f} ms")
     print(f"each further clip rate from cached factors (apply + restore):  {per_rate * 1000:8.1f} ms")
     print(f"ratio per-rate / decomposition: {per_rate / dec:.3f}  (target < 0.05)")

@@ -42,6 +42,9 @@ class Architecture:
     layers_path: str
     attn: dict[str, MatrixSpec] = field(default_factory=dict)
     mlp: dict[str, MatrixSpec] = field(default_factory=dict)
+    # Whether the base model feeds ``inputs_embeds`` straight into layer 0, so that a hidden state cached at the
+    # input of layer l can be resumed from (GPT-2 adds learned position embeddings first: not resumable).
+    resumable: bool = True
 
     @property
     def groups(self) -> dict[str, dict[str, MatrixSpec]]:
@@ -90,6 +93,7 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "o": MatrixSpec("attn.c_proj"),
             },
             _specs("mlp", {"fc_in": "c_fc", "fc_out": "c_proj"}),
+            resumable=False,
         ),
     ]
 }

@@ -7,6 +7,7 @@ recompute only what is missing or stale.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,3 +28,53 @@ def cached_table(path: str | Path, settings: dict, compute: Callable[[], pd.Data
     tmp.replace(path)
     meta.write_text(wanted)
     return table
+
+
+class ResultStore:
+    """Append-only JSON-lines log of finished sweep points, durable point by point.
+
+    Each record is flushed and fsync'ed as soon as it is written, so a killed run loses at most the point in
+    flight; a half-written last line (the kill landed mid-write) is cut off before the next append. ``done()`` gives
+    the keys already present, so a rerun skips them and never duplicates a point.
+    """
+
+    def __init__(self, path: str | Path, key_fields: tuple[str, ...]):
+        self.path = Path(path)
+        self.key_fields = key_fields
+
+    def key(self, record: dict) -> str:
+        return json.dumps([record[f] for f in self.key_fields], default=str)
+
+    def records(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # the torn last line of a killed run
+        return out
+
+    def done(self) -> set[str]:
+        return {self.key(r) for r in self.records()}
+
+    def _drop_torn_tail(self) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with self.path.open("rb+") as fh:
+            data = fh.read()
+            if data.endswith(b"\n"):
+                return
+            fh.truncate(data.rfind(b"\n") + 1)
+
+    def append(self, record: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._drop_torn_tail()
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.records())

@@ -12,7 +12,7 @@ from transformers import (
     LlamaConfig,
 )
 
-VOCAB = 97
+VOCAB = 300
 
 
 def tiny_config(family: str):
@@ -68,3 +68,41 @@ def tiny_model(family: str, seed: int = 0, dtype: torch.dtype = torch.float32):
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)
     return model.eval()
+
+
+WORDS = (
+    "good bad great awful movie film plot actor boring fun dull charming story scene music long short "
+    "the a an is was it this that and but not very too"
+).split()
+
+
+def tiny_tokenizer():
+    """A byte-level BPE tokenizer trained in milliseconds on the synthetic corpus (no downloads)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [" ".join(WORDS), "text: sentiment: negative positive\n", "sentence1: sentence2: label: true false"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB, special_tokens=["<pad>", "<bos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(corpus * 20, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<bos>")
+
+
+def write_tiny_sst2(root, n_train=60, n_val=40, seed=0):
+    """A synthetic SST-2-shaped data directory: <root>/sst2/{train,validation}.jsonl."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    (root / "sst2").mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("validation", n_val)):
+        with open(root / "sst2" / f"{split}.jsonl", "w") as fh:
+            for i in range(n):
+                words = rng.choice(WORDS, size=rng.integers(3, 8))
+                fh.write(json.dumps({"sentence": " ".join(words) + " ", "label": int(i % 2)}) + "\n")
+    return root

@@ -1,0 +1,105 @@
+"""Token-level prompts: the demonstration prefix, each query, and each query's candidate continuations.
+
+Both evaluation paths (the fast one with a cached prefix and the naive full-prompt one) consume the same token
+ids, so any difference between them is arithmetic, never tokenization.  Candidates are tokenized on their own
+with their leading space (``" pos"``) and appended to the query's tokens; the prefix ends with a newline, so the
+boundary between prefix and query never merges tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from transformers import PreTrainedTokenizerBase
+
+from svd_icl.tasks import Task, TaskData
+
+
+@dataclass(frozen=True)
+class EncodedPrompts:
+    """``prefix`` (demonstrations, with BOS if the tokenizer adds one), ``queries[i]`` token ids,
+    ``candidates[i][c]`` continuation ids of candidate c for query i, ``labels[i]`` the gold candidate."""
+
+    prefix: list[int]
+    queries: list[list[int]]
+    candidates: list[list[list[int]]]
+    labels: np.ndarray
+    length_normalize: bool  # COPA: mean per-token log-likelihood (Table 1); classification: sum
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    @property
+    def shared_single_tokens(self) -> list[int] | None:
+        """Candidate ids when every query has the same single-token candidates (logits at one position suffice)."""
+        first = self.candidates[0] if self.candidates else []
+        if self.length_normalize or any(len(c) != 1 for c in first):
+            return None
+        if any(cands != first for cands in self.candidates):
+            return None
+        return [c[0] for c in first]
+
+
+def label_token_ids(tokenizer: PreTrainedTokenizerBase, words: tuple[str, ...]) -> list[list[int]]:
+    """Token ids of each label word as a continuation (``" " + word``), checked for odd tokenizations.
+
+    Raises when a word tokenizes to nothing, does not decode back to itself, or two words share a token sequence
+    (they would be indistinguishable). Multi-token words are fine: they are scored over all their tokens.
+    """
+    for w in words:
+        if not w.strip():
+            raise ValueError(f"label word {w!r} is empty; label words must be non-blank strings")
+    ids = [tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in words]
+    for w, t in zip(words, ids):
+        decoded = tokenizer.decode(t)
+        if not t or decoded.strip() != w.strip():
+            raise ValueError(
+                f"label word {w!r} tokenizes oddly with this tokenizer: {t} decodes to {decoded!r}; "
+                "choose label words that round-trip (e.g. plain lowercase words)"
+            )
+    seen: dict[tuple[int, ...], str] = {}
+    for w, t in zip(words, ids):
+        if tuple(t) in seen:
+            raise ValueError(f"label words {seen[tuple(t)]!r} and {w!r} have the same tokens {t}")
+        seen[tuple(t)] = w
+    return ids
+
+
+def demonstration_text(task: Task, row: dict, label_words: tuple[str, ...]) -> str:
+    if task.kind == "choice":
+        return task.query(row) + task.choices(row)[int(row["label"])] + "\n"
+    return task.query(row) + " " + label_words[int(row["label"])] + "\n"
+
+
+def encode(
+    data: TaskData,
+    split: str,
+    tokenizer: PreTrainedTokenizerBase,
+    label_words: tuple[str, ...] | None = None,
+) -> EncodedPrompts:
+    """Tokenize the demonstrations and the rows of ``split`` ("validation" or "test") of ``data``."""
+    if split not in ("validation", "test"):
+        raise ValueError(f"split must be 'validation' or 'test', got {split!r}")
+    task = data.task
+    words = tuple(label_words) if label_words is not None else task.label_words
+    if task.kind == "classification" and len(words) != task.num_classes:
+        raise ValueError(f"{task.name} has {task.num_classes} classes but {len(words)} label words were given")
+    prefix_text = "".join(demonstration_text(task, r, words) for r in data.demos.to_dict("records"))
+    prefix = tokenizer(prefix_text, add_special_tokens=True)["input_ids"] if prefix_text else []
+    if not prefix and tokenizer.bos_token_id is not None and _adds_bos(tokenizer):
+        prefix = [tokenizer.bos_token_id]
+    rows = getattr(data, split).to_dict("records")
+    queries = [tokenizer(task.query(r), add_special_tokens=False)["input_ids"] for r in rows]
+    if task.kind == "classification":
+        cand = label_token_ids(tokenizer, words)
+        candidates = [cand for _ in rows]
+    else:
+        candidates = [[tokenizer(c, add_special_tokens=False)["input_ids"] for c in task.choices(r)] for r in rows]
+    labels = np.array([int(r["label"]) for r in rows], dtype=np.int64)
+    return EncodedPrompts(prefix, queries, candidates, labels, length_normalize=task.kind == "choice")
+
+
+def _adds_bos(tokenizer: PreTrainedTokenizerBase) -> bool:
+    probe = tokenizer("a", add_special_tokens=True)["input_ids"]
+    return bool(probe) and probe[0] == tokenizer.bos_token_id

@@ -1,0 +1,125 @@
+"""Resumable sweeps: durable points, no loss or duplication after a real SIGKILL, clear CLI errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from svd_icl.cli import main as cli_main
+from svd_icl.results import ResultStore
+from svd_icl.sweep import KEY_FIELDS, SweepConfig, run_sweep
+from tests.tiny_models import tiny_model, tiny_tokenizer, write_tiny_sst2
+
+RATES = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A tiny LLaMA-family model and tokenizer saved as safetensors, plus a synthetic SST-2 directory."""
+    root = tmp_path_factory.mktemp("ckpt")
+    tiny_model("llama").save_pretrained(root / "model")
+    tiny_tokenizer().save_pretrained(root / "model")
+    write_tiny_sst2(root / "data", n_train=8200, n_val=10)
+    return root
+
+
+def sweep_args(ckpt, out, layers="0,1,2", n=40):
+    return [
+        "sweep",
+        "--model",
+        str(ckpt / "model"),
+        "--task",
+        "sst2",
+        "--layers",
+        layers,
+        "--modules",
+        "attn,mlp",
+        "--clip-rates",
+        ",".join(map(str, RATES)),
+        "--shots",
+        "4",
+        "--n",
+        str(n),
+        "--batch-size",
+        "8",
+        "--data-dir",
+        str(ckpt / "data"),
+        "--out",
+        str(out),
+    ]
+
+
+def test_store_skips_a_torn_last_line(tmp_path):
+    store = ResultStore(tmp_path / "r.jsonl", ("a",))
+    store.append({"a": 1})
+    with open(store.path, "a") as fh:
+        fh.write('{"a": 2, "trunc')  # what a kill in the middle of a write leaves
+    assert store.done() == {json.dumps([1])}
+    store.append({"a": 3})
+    assert [r["a"] for r in store.records()] == [1, 3]
+
+
+def test_sigkill_mid_sweep_loses_and_duplicates_nothing(checkpoint, tmp_path):
+    out = tmp_path / "sweep.jsonl"
+    cmd = [sys.executable, "-m", "svd_icl.cli", *sweep_args(checkpoint, out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= 3:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the sweep finished before it could be killed; make it longer"
+    partial = ResultStore(out, KEY_FIELDS).records()
+    total = 3 * 2 * len(RATES)
+    assert 3 <= len(partial) < total
+
+    assert cli_main(sweep_args(checkpoint, out)) == 0  # resume
+    records = ResultStore(out, KEY_FIELDS).records()
+    keys = [json.dumps([r[f] for f in KEY_FIELDS]) for r in records]
+    assert len(keys) == len(set(keys)) == total
+    # the points written before the kill are kept as they were, and equal an uninterrupted run's
+    fresh = tmp_path / "fresh.jsonl"
+    assert cli_main(sweep_args(checkpoint, fresh)) == 0
+    by_key = {json.dumps([r[f] for f in KEY_FIELDS]): r["accuracy"] for r in ResultStore(fresh, KEY_FIELDS).records()}
+    assert {k: r["accuracy"] for k, r in zip(keys, records)} == by_key
+
+
+def test_rerun_skips_finished_points(checkpoint, tmp_path):
+    model, tok = tiny_model("llama"), tiny_tokenizer()
+    config = SweepConfig("tiny", "sst2", [-1], ["mlp"], [0.0, 0.5], shots=2, n=12, data_root=str(checkpoint / "data"))
+    first = run_sweep(model, tok, config, tmp_path / "r.jsonl", progress=False)
+    again = run_sweep(model, tok, config, tmp_path / "r.jsonl", progress=False)
+    assert len(first) == len(again) == 2
+    assert (first.time == again.time).all(), "points were recomputed"
+    assert first.layer.tolist() == [2, 2]  # -1 is stored as the layer's index
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"--task": "sst5"}, "unknown task 'sst5'"),
+        ({"--clip-rates": "0,1.0"}, "outside [0, 1)"),
+        ({"--layers": "0,7"}, "layer 7 is out of range"),
+        ({"--modules": "attn,fc_in"}, "module 'fc_in' is not in the llama architecture"),
+    ],
+)
+def test_cli_bad_arguments_are_named(checkpoint, tmp_path, capsys, change, message):
+    args = sweep_args(checkpoint, tmp_path / "x.jsonl")
+    for flag, value in change.items():
+        args[args.index(flag) + 1] = value
+    assert cli_main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_unparseable_numbers(checkpoint, tmp_path, capsys):
+    args = sweep_args(checkpoint, tmp_path / "x.jsonl")
+    args[args.index("--layers") + 1] = "first"
+    with pytest.raises(SystemExit):
+        cli_main(args)
+    assert "comma-separated integers" in capsys.readouterr().err
