@@ -21,8 +21,9 @@ rm -rf "$src" && mkdir -p "$src/notebooks"
 cp _config.yml _toc.yml "$src/" && cp -r book "$src/"
 
 
-for nb in notebooks/*.ipynb; do
-  name=$(basename "$nb" .ipynb)
+# Execute in the order of the table of contents (a later chapter may reuse an earlier one's results).
+for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
+  nb=notebooks/$name.ipynb
   args=()
   [ "$profile" = default ] || args=(-f "params/$name/$profile.yaml")
   echo "== executing $name ($profile)"

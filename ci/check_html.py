@@ -1,11 +1,12 @@
 """Open each notebook page of the built book in headless Chromium and check what a reader sees.
 
-A page passes when its MathJax typeset at least ``--min-math`` formulas (``mjx-container`` elements in the
-live DOM, i.e. math rendered from the locally served MathJax, without network) and every ``<img>`` loaded
-(``complete`` with a non-zero natural width), with at least one figure on the page.  We drive Chromium through
+A page passes when it shows every figure its executed notebook produced (``<img>`` elements that
+loaded: ``complete`` with a non-zero natural width) and, when the notebook's text has math, typeset
+formulas (``mjx-container`` elements in the live DOM: math rendered by the locally served MathJax,
+without network).  We drive Chromium through
 the DevTools protocol rather than ``--dump-dom`` because only the live page knows whether an image decoded.
 
-    python ci/check_html.py build/smoke/_build/html [--screenshot out.png]
+    python ci/check_html.py build/smoke [--screenshot out.png]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import websocket
 
 PROBE = """(() => {
@@ -110,19 +112,27 @@ def inspect(dev: DevTools, path: Path, timeout: float = 30.0) -> dict:
     return result
 
 
+def expected(notebook: Path) -> tuple[int, int]:
+    """(figures, formulas) a reader must see: image outputs of the executed notebook; 1 if its text has math."""
+    nb = nbformat.read(notebook, as_version=4)
+    images = sum(
+        1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    )
+    math = any("$" in c.source for c in nb.cells if c.cell_type == "markdown")
+    return images, int(math)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("html_dir", type=Path, help="the built site, e.g. build/smoke/_build/html")
-    parser.add_argument("--pages", default="notebooks", help="subfolder whose pages are checked")
-    parser.add_argument("--min-math", type=int, default=1, help="typeset formulas required per page")
-    parser.add_argument("--min-images", type=int, default=1, help="figures required per page")
+    parser.add_argument("build_dir", type=Path, help="a book build folder, e.g. build/smoke")
     parser.add_argument("--screenshot", type=Path, help="save a PNG of the first page checked")
     parser.add_argument("--port", type=int, default=9333)
     args = parser.parse_args()
 
-    pages = sorted((args.html_dir / args.pages).glob("*.html"))
+    html_dir = args.build_dir / "_build" / "html" / "notebooks"
+    pages = sorted(html_dir.glob("*.html"))
     if not pages:
-        sys.exit(f"check_html: no pages under {args.html_dir / args.pages}; build the book first")
+        sys.exit(f"check_html: no pages under {html_dir}; build the book first")
     proc = start_chromium(args.port)
     failures = []
     try:

@@ -18,4 +18,4 @@ bash ci/build_book.sh smoke
 echo "== nbval over the executed notebooks"
 pytest --nbval-lax --sanitize-with ci/nbval_sanitize.cfg -p no:cacheprovider -m "" build/smoke/src/notebooks
 echo "== rendered pages in headless Chromium"
-python ci/check_html.py build/smoke/_build/html
+python ci/check_html.py build/smoke

@@ -61,6 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument("--out", required=True, help="results file (JSON lines); finished points are skipped on rerun")
 
+    a1 = sub.add_parser("algorithm1", help="condition-number-guided layer + clip-rate search (App. C.2)")
+    _model_args(a1)
+    a1.add_argument("--task", required=True, help="sst2 | agnews | emoc | mrpc | rte | cb | copa")
+    a1.add_argument("--module", required=True, choices=["attn", "mlp"])
+    a1.add_argument("--k", type=int, default=3, help="take the deepest of the k layers with the largest cond")
+    a1.add_argument("--aggregate", default="max", choices=["max", "mean"], help="combine a module's matrices")
+    a1.add_argument("--clip-rates", type=_floats, default=[0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995])
+    a1.add_argument("--shots", type=int, default=None)
+    a1.add_argument("--seed", type=int, default=0)
+    a1.add_argument("--n-validation", type=int, default=None)
+    a1.add_argument("--n-test", type=int, default=None)
+    a1.add_argument("--batch-size", type=int, default=16)
+    a1.add_argument("--data-dir", default=None)
+    a1.add_argument("--out", default=None, help="append the result (JSON) to this file")
+
     cond = sub.add_parser("cond", help="condition numbers of every matrix of every layer (CSV)")
     _model_args(cond)
     cond.add_argument("--out", required=True)
@@ -96,6 +111,34 @@ def main(argv: list[str] | None = None) -> int:
             frame = run_sweep(model, tok, config, args.out)
             cols = ["layer", "module", "clip_rate", "accuracy", "macro_f1", "ties"]
             print(frame[cols].to_string(index=False))
+        elif args.command == "algorithm1":
+            import json
+
+            from svd_icl.algorithm1 import algorithm1
+            from svd_icl.tasks import get_task
+
+            get_task(args.task)
+            model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
+            res = algorithm1(
+                model,
+                tok,
+                args.model,
+                args.task,
+                args.module,
+                args.k,
+                args.aggregate,
+                tuple(args.clip_rates),
+                args.shots,
+                args.seed,
+                args.n_validation,
+                args.n_test,
+                args.data_dir,
+                args.batch_size,
+            )
+            print(json.dumps(res.row(), indent=2))
+            if args.out:
+                with open(args.out, "a") as fh:
+                    fh.write(json.dumps(res.to_dict()) + "\n")
         elif args.command == "cond":
             from svd_icl.conditioning import condition_numbers
 

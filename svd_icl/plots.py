@@ -45,3 +45,31 @@ def spectra_panel(spec: pd.DataFrame, ax: plt.Axes, title: str | None = None) ->
     ax.set(xlabel="kept fraction r / min(m, n)", ylabel=r"$\sigma_i / \sigma_1$")
     if title:
         ax.set_title(title, fontsize=9)
+
+
+LAYER_COLOURS = ["tab:blue", "tab:cyan", "tab:orange", "tab:red", "tab:purple", "tab:green"]
+
+
+def sweep_panel(ax: plt.Axes, frame: pd.DataFrame, title: str | None = None, chance: float | None = None) -> None:
+    """Fig. 1 style: accuracy vs clip rate, one line per layer with its 95% band, unpruned accuracy dashed,
+    each layer's best point starred. Clip rates sit at equal spacing (the paper's grid is far from uniform)."""
+    rates = sorted(frame.clip_rate.unique())
+    pos = {xi: i for i, xi in enumerate(rates)}
+    for k, (layer, grp) in enumerate(frame.groupby("layer")):
+        grp = grp.sort_values("clip_rate")
+        x = grp.clip_rate.map(pos)
+        colour = LAYER_COLOURS[k % len(LAYER_COLOURS)]
+        ax.plot(x, grp.accuracy, marker="o", ms=3, color=colour, label=f"layer {layer}")
+        if "acc_low" in grp:
+            ax.fill_between(x, grp.acc_low, grp.acc_high, color=colour, alpha=0.12, lw=0)
+        best = grp.loc[grp.accuracy.idxmax()]
+        ax.plot(pos[best.clip_rate], best.accuracy, marker="*", ms=11, color=colour, mec="black", mew=0.5)
+    base = frame[frame.clip_rate == 0.0].accuracy
+    if len(base):
+        ax.axhline(base.iloc[0], color="black", ls="--", lw=1, label="unpruned")
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+    ax.set_xticks(range(len(rates)), [f"{xi:g}" for xi in rates], fontsize=7)
+    ax.set(xlabel="clip rate ξ", ylabel="accuracy")
+    if title:
+        ax.set_title(title, fontsize=9)

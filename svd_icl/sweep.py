@@ -125,3 +125,38 @@ def run_sweep(
     if frame.empty:
         return frame
     return frame[[store.key(r) in wanted for r in frame.to_dict("records")]].reset_index(drop=True)
+
+
+def prompt_variants(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    task: str,
+    variants: dict[str, dict],
+    shots: int | None = None,
+    seed: int = 0,
+    n: int | None = None,
+    batch_size: int = 16,
+    data_root: str | None = None,
+) -> pd.DataFrame:
+    """Unpruned accuracy under prompt choices, e.g. ``{"authors": {"order": "interleaved", "label_words": (...)}}``.
+
+    Each variant may set ``order`` (demonstration order) and ``label_words``; everything else is shared, so the
+    rows differ only by the named choice.
+    """
+    rows = []
+    for name, choice in variants.items():
+        data = prepare(task, shots, seed, n_test=n, data_root=data_root, order=choice.get("order", "shuffled"))
+        prompts = encode(data, "test", tokenizer, label_words=choice.get("label_words"))
+        result = FastEvaluator(model, prompts, batch_size=batch_size, progress=False).evaluate()
+        words = choice.get("label_words") or data.task.label_words
+        positive_share = float((result.predictions == len(words) - 1).mean())
+        rows.append(
+            {
+                "variant": name,
+                "order": choice.get("order", "shuffled"),
+                "label_words": "/".join(words),
+                **result.metrics(),
+                "share_predicted_last_label": positive_share,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,93 @@
+"""Benchmark of the evaluation engine against the naive path (same run, same answers).
+
+For each model: SST-2, 10 shots, ``--n`` test queries, a sweep of 8 clip rates over one layer's MLP, at layer 0
+and at the last layer. The naive path is the authors' procedure (full prompt per query, batch size 1,
+full-vocabulary logits at every position); the fast path caches the demonstration prefix, batches queries,
+resumes from the truncated layer and forms only the label logits. Prints the speed-up, queries per second,
+the largest score difference, and how far the fast path is from the arithmetic floor (FLOPs it needs divided by
+this CPU's measured matmul throughput).
+
+    python benchmarks/bench_eval.py [--models gemma3-270m smollm2-135m] [--n 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from svd_icl.architectures import architecture_for, decoder_layers
+from svd_icl.evaluation import FastEvaluator, evaluate_naive
+from svd_icl.models import load_model
+from svd_icl.prompts import encode
+from svd_icl.pruning import Pruner
+from svd_icl.tasks import prepare
+
+GRID = [0.0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995]
+
+
+def matmul_gflops(size: int = 1024, repeats: int = 10) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
+def floor_flops(model, prompts, layer: int, rates: int) -> float:
+    """Matmul FLOPs the fast sweep cannot avoid: prefix once below ``layer`` and per rate above it, queries the
+    same way, label logits only. Attention scores are included; norms and activations are not."""
+    blocks = decoder_layers(model, architecture_for(model))
+    per_layer = [2 * sum(p.numel() for p in blk.parameters() if p.ndim == 2) for blk in blocks]
+    P = len(prompts.prefix)
+    q_tokens = sum(len(q) for q in prompts.queries)
+    hidden = model.config.hidden_size
+    attn = 4 * hidden * (P * P / 2 + q_tokens * P)  # QK^T and AV over the prefix, per layer
+    below, above = sum(per_layer[:layer]), sum(per_layer[layer:])
+    L = len(blocks)
+    once = (P + q_tokens) * below + attn * layer
+    per_rate = (P + q_tokens) * above + attn * (L - layer) + 2 * hidden * len(prompts) * len(prompts.candidates[0])
+    return once + rates * per_rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["gemma3-270m", "smollm2-135m"])
+    parser.add_argument("--n", type=int, default=12, help="test queries (the naive path is slow)")
+    parser.add_argument("--data-dir", default=os.environ.get("SVD_ICL_DATA"))
+    args = parser.parse_args()
+    gflops = matmul_gflops()
+    print(f"CPU matmul throughput: {gflops:.0f} GFLOP/s, {torch.get_num_threads()} threads")
+    for name in args.models:
+        model, tok = load_model(name)
+        prompts = encode(prepare("sst2", 10, 0, n_test=args.n, data_root=args.data_dir), "test", tok)
+        L = model.config.num_hidden_layers
+        for layer in (0, L - 1):
+            pruner = Pruner(model)
+            t0 = time.perf_counter()
+            fast = dict(FastEvaluator(model, prompts, progress=False).sweep(pruner, layer, "mlp", GRID))
+            t_fast = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            diffs, same = [], True
+            for xi in GRID:
+                with pruner.truncated(layer, "mlp", xi):
+                    naive = evaluate_naive(model, prompts)
+                diffs.append(np.abs(naive.scores - fast[xi].scores).max())
+                same &= bool((naive.predictions == fast[xi].predictions).all())
+            t_naive = time.perf_counter() - t0
+            floor = floor_flops(model, prompts, layer, len(GRID)) / (gflops * 1e9)
+            qps = len(prompts) * len(GRID) / t_fast
+            print(
+                f"{name} layer {layer:2d}: naive {t_naive:7.1f} s, fast {t_fast:6.2f} s, "
+                f"speed-up {t_naive / t_fast:6.1f}x"
+                f" | {qps:6.1f} query-rates/s | floor {floor:5.2f} s ({t_fast / floor:4.1f}x above)"
+                f" | same predictions: {same}, max score diff {max(diffs):.1e}"
+            )
+
+
+if __name__ == "__main__":
+    main()

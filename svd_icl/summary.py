@@ -1,0 +1,47 @@
+"""Claim-by-claim reproduction status, collected from the chapters for the book's summary page.
+
+Each chapter computes its verdicts from its own measurements and records them with :func:`record`; the summary
+notebook only reads them back. So a status can never disagree with the chapter that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+STATUSES = ("reproduced", "partly", "not reproduced")
+
+
+def status(flags: list[bool]) -> str:
+    """'reproduced' when every case agrees with the paper, 'partly' when some do, else 'not reproduced'."""
+    flags = [bool(f) for f in flags]
+    if flags and all(flags):
+        return "reproduced"
+    return "partly" if any(flags) else "not reproduced"
+
+
+def record(results_dir: str | Path, chapter: str, claims: list[dict]) -> pd.DataFrame:
+    """Save ``claims`` (dicts with claim, paper, status, evidence) for ``chapter``; returns them as a table."""
+    for c in claims:
+        if c.get("status") not in STATUSES:
+            raise ValueError(f"status {c.get('status')!r} not one of {STATUSES}")
+    path = Path(results_dir) / "verdicts" / f"{chapter}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(claims, indent=1))
+    return pd.DataFrame(claims)
+
+
+def collect(results_dir: str | Path, chapters: list[str]) -> pd.DataFrame:
+    """All recorded claims, in chapter order; chapters that recorded nothing are listed as missing."""
+    rows = []
+    for chapter in chapters:
+        path = Path(results_dir) / "verdicts" / f"{chapter}.json"
+        if not path.exists():
+            rows.append(
+                {"chapter": chapter, "claim": "(chapter not run)", "paper": "", "status": "missing", "evidence": ""}
+            )
+            continue
+        rows += [{"chapter": chapter, **c} for c in json.loads(path.read_text())]
+    return pd.DataFrame(rows)
