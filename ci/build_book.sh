@@ -21,6 +21,9 @@ rm -rf "$src" && mkdir -p "$src/notebooks"
 cp _config.yml _toc.yml "$src/" && cp -r book "$src/"
 
 
+# Convert the bundled GGUF models to safetensors once (cached in ~/.cache/svd_icl), before any notebook needs them.
+[ "$profile" = paper ] || python -m svd_icl.models prepare
+
 # Execute in the order of the table of contents (a later chapter may reuse an earlier one's results).
 for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
   nb=notebooks/$name.ipynb

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from svd_icl.stats import wilson_interval
+from svd_icl.tasks import get_task
 
 
 def with_intervals(frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -164,6 +165,7 @@ def algorithm1_table(records: list[dict]) -> pd.DataFrame:
                 "change_high": high,
                 "n_test": len(r["test_labels"]),
                 "params_saved": r["params_saved"],
+                "chance": 1.0 / get_task(r["task"]).num_classes,
                 "source": "measured here",
             }
         )
@@ -187,5 +189,11 @@ def describe_algorithm1(task: str, ours: pd.DataFrame) -> str:
             verdict = "leaves it unchanged (the search kept clip rate 0 or the change was nil)"
         else:
             verdict = "does not improve it consistently across seeds"
-        parts.append(f"{model} {module} (layer {layers}, ξ* = {rates}): mean change {mean:+.1%}; Algorithm 1 {verdict}")
-    return f"**{task}**: " + "; ".join(parts) + "."
+        level = f"{g.test_unpruned.mean():.1%} -> {g.test_pruned.mean():.1%}"
+        parts.append(
+            f"{model} {module} (layer {layers}, ξ* = {rates}): {level}, mean change {mean:+.1%}; Algorithm 1 {verdict}"
+        )
+    text = f"**{task}**: " + "; ".join(parts) + "."
+    if (ours.test_unpruned <= ours.chance + 0.05).any():
+        text += " The unpruned model is at or below chance here, so a gain may only undo a degenerate answer pattern."
+    return text
