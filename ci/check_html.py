@@ -140,16 +140,18 @@ def main() -> None:
         dev.call("Page.enable")
         for i, page in enumerate(pages):
             found = inspect(dev, page)
+            min_images, min_math = expected(args.build_dir / "src" / "notebooks" / f"{page.stem}.ipynb")
             broken = [img["src"] for img in found["images"] if not img["ok"]]
             ok = (
-                found["math"] >= args.min_math
-                and len(found["images"]) >= args.min_images
+                found["math"] >= min_math
+                and len(found["images"]) >= min_images
                 and not broken
                 and found["mathjax_errors"] == 0
             )
             print(
-                f"{'ok  ' if ok else 'FAIL'} {page.name}: {found['math']} typeset formulas, "
-                f"{len(found['images'])} images, {len(broken)} broken, {found['mathjax_errors']} MathJax errors"
+                f"{'ok  ' if ok else 'FAIL'} {page.name}: {found['math']} typeset formulas (need {min_math}), "
+                f"{len(found['images'])} images (need {min_images}), {len(broken)} broken, "
+                f"{found['mathjax_errors']} MathJax errors"
             )
             if not ok:
                 failures.append(page.name)
