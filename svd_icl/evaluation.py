@@ -35,6 +35,7 @@ from transformers import DynamicCache, PreTrainedModel
 from svd_icl.architectures import architecture_for, check_layer, decoder_layers
 from svd_icl.prompts import EncodedPrompts
 from svd_icl.pruning import Pruner
+from svd_icl.stats import macro_f1
 
 
 @dataclass
@@ -64,14 +65,8 @@ class EvalResult:
 
     @property
     def macro_f1(self) -> float:
-        """Macro-F1 over the gold classes (a tie is a prediction of no class)."""
-        pred, f1s = self.predictions, []
-        for c in range(self.scores.shape[1]):
-            tp = np.sum((pred == c) & (self.labels == c))
-            fp = np.sum((pred == c) & (self.labels != c))
-            fn = np.sum((pred != c) & (self.labels == c))
-            f1s.append(2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else 0.0)
-        return float(np.mean(f1s))
+        """Macro-F1 over every candidate class (a tie is a prediction of no class)."""
+        return macro_f1(self.labels, self.predictions, classes=list(range(self.scores.shape[1])))
 
     def metrics(self) -> dict:
         return {

@@ -51,10 +51,11 @@ def accuracy(labels: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.asarray(labels) == np.asarray(pred)))
 
 
-def macro_f1(labels: np.ndarray, pred: np.ndarray) -> float:
-    """Macro-F1 over the classes present in ``labels`` or ``pred`` (a tie, -1, predicts no class)."""
+def macro_f1(labels: np.ndarray, pred: np.ndarray, classes: list[int] | None = None) -> float:
+    """Macro-F1 over ``classes`` (default: those present in ``labels`` or ``pred``); a tie, -1, predicts no class."""
     labels, pred = np.asarray(labels), np.asarray(pred)
-    classes = sorted(set(labels.tolist()) | {p for p in pred.tolist() if p >= 0})
+    if classes is None:
+        classes = sorted(set(labels.tolist()) | {p for p in pred.tolist() if p >= 0})
     f1s = []
     for c in classes:
         tp = np.sum((pred == c) & (labels == c))
