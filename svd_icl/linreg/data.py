@@ -20,12 +20,17 @@ def sample(
     gen: torch.Generator,
     active_dims: int | None = None,
     noise_std: float = 0.0,
+    on_sphere: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``xs`` (batch, n_points, d), ``ys`` (batch, n_points), ``w`` (batch, d).
 
     ``active_dims`` < d zeroes the trailing coordinates of x (Garg et al.'s dimension curriculum).
+    ``on_sphere`` rescales each x to norm sqrt(d): same second moments (the zero estimator still scores 1),
+    no norm outliers.
     """
     xs = torch.randn(batch, n_points, d, generator=gen)
+    if on_sphere:
+        xs = xs * (d**0.5 / torch.linalg.norm(xs, dim=-1, keepdim=True))
     if active_dims is not None and active_dims < d:
         xs[:, :, active_dims:] = 0.0
     w = torch.randn(batch, d, generator=gen)

@@ -1,0 +1,165 @@
+"""Remark 5 on a trained model: truncate one layer's W_V, W_K or W_Q and watch the ICL error and Theorem 2's terms.
+
+All grids are computed once per distinct kept rank (several of the paper's clip rates keep the same rank in a
+small matrix) and reported per clip rate.  Errors are paired: every truncation is scored on the same prompts as
+the unpruned model, so ``change`` and its standard error are over per-prompt differences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+from tqdm import tqdm
+
+from svd_icl.svd import rank_for_clip_rate
+from svd_icl.theory.bound import mean_bound_terms
+from svd_icl.theory.examples import example_checks, example_sweep
+from svd_icl.theory.linear_attention import DTYPE
+from svd_icl.theory.toy import ToyTransformer, held_out_prompts, icl_errors, prompts, to_stack, truncated
+
+MATRICES = ("V", "K", "Q")
+
+
+def _by_rank(dim: int, clip_rates: Sequence[float]) -> dict[int, list[float]]:
+    ranks: dict[int, list[float]] = {}
+    for xi in clip_rates:
+        ranks.setdefault(rank_for_clip_rate((dim, dim), xi), []).append(xi)
+    return ranks
+
+
+def truncation_grid(
+    model: ToyTransformer,
+    shots: int,
+    clip_rates: Sequence[float],
+    matrices: Sequence[str] = MATRICES,
+    n_prompts: int = 1000,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """ICL error with ``shots`` demonstrations for every (layer, matrix, clip rate), with the paired change."""
+    base = icl_errors(model, model.cfg.d, shots, n_prompts)
+    rows = []
+    cells = [(t, m) for t in range(1, model.cfg.layers + 1) for m in matrices]
+    for layer, which in tqdm(cells, disable=not progress, desc=f"truncate ({shots} shots)", mininterval=5):
+        for rank, rates in _by_rank(model.cfg.dim, clip_rates).items():
+            pruned = truncated(model, layer, which, rates[0])
+            err = base if rank == model.cfg.dim else icl_errors(pruned, model.cfg.d, shots, n_prompts)
+            diff = err - base
+            for xi in rates:
+                rows.append(
+                    {
+                        "layer": layer,
+                        "matrix": which,
+                        "clip_rate": xi,
+                        "rank": rank,
+                        "shots": shots,
+                        "error": float(err.mean()),
+                        "median_error": float(err.median()),
+                        "change": float(diff.mean()),
+                        "change_sem": float(diff.std() / len(diff) ** 0.5),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def bound_grid(
+    model: ToyTransformer,
+    pool: int,
+    shots: int,
+    clip_rates: Sequence[float],
+    approximations: Sequence[str],
+    matrices: Sequence[str] = MATRICES,
+    n_prompts: int = 100,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Theorem 2's per-layer terms (mean over ``n_prompts`` pools of ``pool`` demonstrations) for every truncation.
+
+    Long format: one row per (pruned layer, matrix, clip rate, approximation, layer t of the trajectory).
+    """
+    xs, ys = held_out_prompts(model.cfg.d, pool, n_prompts, seed=20_000)
+    Hs = list(prompts(xs.to(DTYPE), ys[:, :-1].to(DTYPE)))
+    rows = []
+    unpruned = mean_bound_terms(to_stack(model), Hs, shots, approximations)
+    cells = [(k, m) for k in range(1, model.cfg.layers + 1) for m in matrices]
+    for layer, which in tqdm(cells, disable=not progress, desc="bound terms", mininterval=5):
+        for rank, rates in _by_rank(model.cfg.dim, clip_rates).items():
+            if rank == model.cfg.dim:
+                terms = unpruned
+            else:
+                terms = mean_bound_terms(to_stack(truncated(model, layer, which, rates[0])), Hs, shots, approximations)
+            for xi in rates:
+                rows.append(terms.assign(pruned_layer=layer, matrix=which, clip_rate=xi, rank=rank))
+    return pd.concat(rows, ignore_index=True).rename(columns={"layer": "t"})
+
+
+def bound_totals(grid: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Sum over t of each term per (pruned layer, matrix, clip rate, approximation); ``bound`` = sqrt(sum / N)."""
+    keys = ["pruned_layer", "matrix", "clip_rate", "rank", "approx"]
+    sums = grid.groupby(keys, as_index=False)[["term", "norm_product", "G_sq", "trace_C"]].sum()
+    sums["bound"] = (sums.term / pool) ** 0.5
+    return sums
+
+
+def agreement(errors: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
+    """Spearman correlation, across clip rates, of the bound with the ICL error, per (layer, matrix, approx).
+
+    Positive: the bound moves with the error, as Theorem 2 suggests.  NaN where the grid has one distinct rank.
+    """
+    merged = totals.merge(
+        errors.rename(columns={"layer": "pruned_layer"}), on=["pruned_layer", "matrix", "clip_rate", "rank"]
+    )
+    rows = []
+    for (layer, which, approx), grp in merged.groupby(["pruned_layer", "matrix", "approx"]):
+        distinct = grp.drop_duplicates("rank")
+        rho = spearmanr(distinct.bound, distinct.error).statistic if len(distinct) > 2 else float("nan")
+        rows.append({"pruned_layer": layer, "matrix": which, "approx": approx, "spearman": float(rho)})
+    return pd.DataFrame(rows)
+
+
+def depth_trend(errors: pd.DataFrame) -> pd.DataFrame:
+    """Per matrix: mean error increase over the truncated clip rates for each layer, and Spearman(layer, increase).
+
+    Remark 5 predicts a negative correlation: the deeper the truncated layer, the smaller the damage.
+    """
+    pruned = errors[errors["rank"] < errors["rank"].max()]
+    damage = pruned.groupby(["matrix", "layer"], as_index=False).change.mean()
+    rows = []
+    for which, grp in damage.groupby("matrix", sort=False):
+        rows.append(
+            {
+                "matrix": which,
+                **{f"layer {int(r.layer)}": r.change for r in grp.itertuples()},
+                "spearman(layer, damage)": float(spearmanr(grp.layer, grp.change).statistic),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def trained_example_checks(
+    model: ToyTransformer, num_demos: int, clip_rates: Sequence[float], n_prompts: int = 20
+) -> pd.DataFrame:
+    """Examples 1-4's checks on the trained weights, with each layer's actual input tokens as the ``h_i``.
+
+    One row per (layer, matrix): the share of prompts on which each check fails, and the largest
+    ``||Delta W||^2 / UB`` seen (> 1 means Example 1's UB is not an upper bound there).
+    """
+    xs, ys = held_out_prompts(model.cfg.d, num_demos, n_prompts, seed=30_000)
+    with torch.no_grad():
+        states = model.double().states(prompts(xs.to(DTYPE), ys[:, :-1].to(DTYPE)))
+    model.float()
+    frames = []
+    for t in range(model.cfg.layers):
+        mlp = model.mlp_map(t)
+        weights = [w[t].detach().to(DTYPE) for w in (model.W_V, model.W_K, model.W_Q)]
+        for p in range(n_prompts):
+            demos = states[t][p, :, :num_demos]
+            sweep = example_sweep(*weights, demos, list(clip_rates), None if mlp is None else mlp.detach().to(DTYPE))
+            frames.append(example_checks(sweep).assign(layer=t + 1))
+    table = pd.concat(frames)
+    flags = ["UB_decreases", "norm_decreases", "UB_bounds_norm", "triangle_bounds_norm"]
+    fails = 1.0 - table.groupby(["layer", "matrix"], sort=False)[flags].mean()
+    fails = fails.rename(columns=lambda c: f"fails: {c}")
+    fails["max_norm_over_UB"] = table.groupby(["layer", "matrix"], sort=False).max_norm_over_UB.max()
+    return fails.reset_index()
