@@ -285,3 +285,13 @@ def test_one_gd_step_and_errors_shape():
     frame = error_vs_demos({}, 4, [1, 3], n_prompts=50)
     assert set(frame.estimator) == {"least squares", "one GD step"}
     assert (frame.blown_up == 0).all()
+
+
+@pytest.mark.parametrize("approx", APPROXIMATIONS)
+def test_terms_are_invariant_to_scaling_the_gradients(approx):
+    """One layer: W_V -> s W_V scales every per-sample gradient by s; the term does not move (norm and noise cancel)."""
+    stack, H = random_stack(1, 4, scale=0.4, seed=4), random_prompt(6, 3, 1, seed=5)
+    scaled = type(stack)(W_V=(7.0 * stack.W_V[0],), W_K=stack.W_K, W_Q=stack.W_Q)
+    a, b = bound_terms(stack, H, 2, approx), bound_terms(scaled, H, 2, approx)
+    assert b.delta_W_sq.iloc[0] == pytest.approx(49 * a.delta_W_sq.iloc[0])
+    assert b.term.iloc[0] == pytest.approx(a.term.iloc[0], rel=1e-9)
