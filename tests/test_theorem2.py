@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -27,6 +28,7 @@ from svd_icl.theory.examples import (
     upper_bounds,
 )
 from svd_icl.theory.linear_attention import DTYPE, implicit_delta_w
+from svd_icl.theory.remark5 import agreement, bound_grid, depth_trend, trained_example_checks, truncation_grid
 from svd_icl.theory.toy import (
     ToyConfig,
     ToyTransformer,
@@ -295,3 +297,52 @@ def test_terms_are_invariant_to_scaling_the_gradients(approx):
     a, b = bound_terms(stack, H, 2, approx), bound_terms(scaled, H, 2, approx)
     assert b.delta_W_sq.iloc[0] == pytest.approx(49 * a.delta_W_sq.iloc[0])
     assert b.term.iloc[0] == pytest.approx(a.term.iloc[0], rel=1e-9)
+
+
+# ---- Remark 5 grids on the trained toy ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_model(tmp_path_factory):
+    return train_toy(SMOKE, tmp_path_factory.mktemp("toy"), progress=False)[0]
+
+
+def test_truncation_grid_is_paired_and_complete(smoke_model):
+    grid = truncation_grid(smoke_model, 3, [0.0, 0.5, 0.9], n_prompts=100, progress=False)
+    assert len(grid) == SMOKE.layers * 3 * 3
+    unpruned = grid[grid.clip_rate == 0.0]
+    assert (unpruned.change == 0).all() and unpruned.error.nunique() == 1
+    # D = 4: 0.5 keeps rank 2, 0.9 keeps rank 1 (floor, at least 1)
+    assert sorted(grid["rank"].unique()) == [1, 2, 4]
+
+
+def test_depth_trend_and_agreement_signs():
+    errors = pd.DataFrame(
+        [
+            {"layer": k, "matrix": "V", "clip_rate": xi, "rank": r, "change": dmg * (r < 4), "error": 1 + dmg * (r < 4)}
+            for k, dmg in [(1, 3.0), (2, 2.0), (3, 1.0)]
+            for xi, r in [(0.0, 4), (0.5, 2), (0.9, 1)]
+        ]
+    )
+    trend = depth_trend(errors)
+    assert trend["spearman(layer, damage)"].iloc[0] == pytest.approx(-1.0)
+    totals = errors.rename(columns={"layer": "pruned_layer"})[["pruned_layer", "matrix", "clip_rate", "rank"]]
+    totals = totals.assign(approx="projected", bound=[0.0, 1.0, 2.0] * 3)
+    errors = errors.assign(error=[1.0, 2.0, 3.0] * 3)
+    assert agreement(errors, totals).spearman.tolist() == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_trained_example_checks_keep_the_model(smoke_model):
+    before = smoke_model.W_V.dtype
+    checks = trained_example_checks(smoke_model, 3, [0.0, 0.5], n_prompts=3)
+    assert smoke_model.W_V.dtype == before
+    assert set(checks.matrix) == {"V", "K", "Q"} and (checks["fails: UB_decreases"] == 0).all()
+
+
+def test_bound_grid_leaves_earlier_layers_alone(smoke_model):
+    """Remark 5 on the bound: truncating layer 2 changes no term of layer 1."""
+    grid = bound_grid(smoke_model, 6, 2, [0.0, 0.5], ["projected"], matrices=("V",), n_prompts=3, progress=False)
+    layer2 = grid[grid.pruned_layer == 2]
+    first = layer2[layer2.t == 1].drop_duplicates("rank")
+    assert first.term.nunique() == 1
+    assert layer2[layer2.t == 2].drop_duplicates("rank").term.nunique() == 2

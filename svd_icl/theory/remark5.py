@@ -7,6 +7,7 @@ the unpruned model, so ``change`` and its standard error are over per-prompt dif
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import pandas as pd
@@ -146,9 +147,9 @@ def trained_example_checks(
     ``||Delta W||^2 / UB`` seen (> 1 means Example 1's UB is not an upper bound there).
     """
     xs, ys = held_out_prompts(model.cfg.d, num_demos, n_prompts, seed=30_000)
+    model = copy.deepcopy(model).to(DTYPE)  # float64 throughout, as for the other checks; the caller's model is kept
     with torch.no_grad():
-        states = model.double().states(prompts(xs.to(DTYPE), ys[:, :-1].to(DTYPE)))
-    model.float()
+        states = model.states(prompts(xs.to(DTYPE), ys[:, :-1].to(DTYPE)))
     frames = []
     for t in range(model.cfg.layers):
         mlp = model.mlp_map(t)
