@@ -138,6 +138,24 @@ def depth_trend(errors: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def trained_layers(model: ToyTransformer, num_demos: int, n_prompts: int = 20) -> list[dict[str, torch.Tensor]]:
+    """Per layer t = 1..L, float64 ``W_V, W_K, W_Q`` (and ``W_MLP``) and ``demos`` (P, D, N): the tokens reaching t.
+
+    The input of Examples 1-4 on trained weights; the caller's model is left as it is.
+    """
+    xs, ys = held_out_prompts(model.cfg.d, num_demos, n_prompts, seed=30_000)
+    model = copy.deepcopy(model).to(DTYPE)
+    with torch.no_grad():
+        states = model.states(prompts(xs.to(DTYPE), ys[:, :-1].to(DTYPE)))
+        out = []
+        for t in range(model.cfg.layers):
+            layer = {f"W_{n}": getattr(model, f"W_{n}")[t].clone() for n in ("V", "K", "Q")}
+            if model.cfg.mlp_width:
+                layer["W_MLP"] = model.mlp_map(t)
+            out.append({**layer, "demos": states[t][:, :, :num_demos]})
+    return out
+
+
 def trained_example_checks(
     model: ToyTransformer, num_demos: int, clip_rates: Sequence[float], n_prompts: int = 20
 ) -> pd.DataFrame:
@@ -146,18 +164,11 @@ def trained_example_checks(
     One row per (layer, matrix): the share of prompts on which each check fails, and the largest
     ``||Delta W||^2 / UB`` seen (> 1 means Example 1's UB is not an upper bound there).
     """
-    xs, ys = held_out_prompts(model.cfg.d, num_demos, n_prompts, seed=30_000)
-    model = copy.deepcopy(model).to(DTYPE)  # float64 throughout, as for the other checks; the caller's model is kept
-    with torch.no_grad():
-        states = model.states(prompts(xs.to(DTYPE), ys[:, :-1].to(DTYPE)))
     frames = []
-    for t in range(model.cfg.layers):
-        mlp = model.mlp_map(t)
-        weights = [w[t].detach().to(DTYPE) for w in (model.W_V, model.W_K, model.W_Q)]
-        for p in range(n_prompts):
-            demos = states[t][p, :, :num_demos]
-            sweep = example_sweep(*weights, demos, list(clip_rates), None if mlp is None else mlp.detach().to(DTYPE))
-            frames.append(example_checks(sweep).assign(layer=t + 1))
+    for t, layer in enumerate(trained_layers(model, num_demos, n_prompts), start=1):
+        for demos in layer["demos"]:
+            sweep = example_sweep(layer["W_V"], layer["W_K"], layer["W_Q"], demos, list(clip_rates), layer.get("W_MLP"))
+            frames.append(example_checks(sweep).assign(layer=t))
     table = pd.concat(frames)
     flags = ["UB_decreases", "norm_decreases", "UB_bounds_norm", "triangle_bounds_norm"]
     fails = 1.0 - table.groupby(["layer", "matrix"], sort=False)[flags].mean()
