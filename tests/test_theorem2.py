@@ -207,14 +207,10 @@ def test_pythagoras_for_W_Q():
 SMOKE = ToyConfig(d=3, layers=2, max_demos=6, steps=2000, batch=128, lr=1e-2, seed=0)
 
 
-def _double(model: ToyTransformer) -> ToyTransformer:
-    return model.double()
-
-
 @pytest.mark.parametrize("mlp_width", [0, 5])
 def test_to_stack_is_the_model(mlp_width):
     """The trained model's forward pass is exactly Eq. (3) on the exported stack (Theorem 1 applies as is)."""
-    model = _double(ToyTransformer(ToyConfig(d=3, layers=3, mlp_width=mlp_width, init_scale=0.5, seed=1)))
+    model = ToyTransformer(ToyConfig(d=3, layers=3, mlp_width=mlp_width, init_scale=0.5, seed=1)).double()
     xs, ys = held_out_prompts(3, 5, 4)
     H = prompts(xs.double(), ys[:, :-1].double())
     ours = model.states(H)[-1]

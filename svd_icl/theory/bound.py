@@ -33,23 +33,22 @@ from collections.abc import Sequence
 import pandas as pd
 import torch
 
-from svd_icl.theory.linear_attention import DTYPE, LinearAttentionStack, implicit_delta_w
+from svd_icl.theory.linear_attention import DTYPE, LinearAttentionStack, trajectory
 
 APPROXIMATIONS = ("diagonal", "projected", "ridge")
 
 
 def _layers(stack: LinearAttentionStack, H: torch.Tensor):
-    """Yield ``(Delta W_t, W_{t-1}, shares)`` for t = 1..L, the shares (N, D, D) summing to ``G_t``."""
+    """Yield ``(Delta W_t, W_{t-1}, shares)`` for t = 1..L, the shares (N, D, D) summing to ``G_t``.
+
+    Built on Theorem 1's :func:`~svd_icl.theory.trajectory`, which also keeps the demonstrations entering each layer.
+    """
+    traj = trajectory(stack, H)
     eye = torch.eye(H.shape[0], dtype=DTYPE)
-    demos = H[:, :-1]
-    W_prev = torch.zeros_like(eye)
-    for W_V, W_K, W_Q in zip(stack.W_V, stack.W_K, stack.W_Q):
+    for t, (W_V, W_K, W_Q) in enumerate(zip(stack.W_V, stack.W_K, stack.W_Q), start=1):
+        demos, W_prev = traj.demos[t - 1], traj.W_before(t)
         right = (W_K @ demos).T @ W_Q @ (eye + W_prev)  # (N, D): row i is (W_K h_i)^T W_Q (I + W_{t-1})
-        shares = (W_V @ demos).T[:, :, None] * right[:, None, :]
-        delta = implicit_delta_w(W_V, W_K, W_Q, demos)
-        yield delta, W_prev, shares
-        W_prev = W_prev + shares.sum(0)
-        demos = demos + delta @ demos  # the same recursion as svd_icl.theory.trajectory
+        yield traj.delta_W[t - 1], W_prev, (W_V @ demos).T[:, :, None] * right[:, None, :]
 
 
 def per_sample_gradients(stack: LinearAttentionStack, H: torch.Tensor) -> list[torch.Tensor]:
@@ -108,7 +107,7 @@ def bound_terms(
     eye = torch.eye(H.shape[0], dtype=DTYPE)
     rows = []
     for t, (delta, W_prev, shares) in enumerate(_layers(stack, H), start=1):
-        G = shares.sum(0)
+        G_sq = float((shares.sum(0) ** 2).sum())
         grads = pool * shares.reshape(pool, -1)
         centered = grads - grads.mean(0)
         delta_sq = float((delta**2).sum())
@@ -123,7 +122,7 @@ def bound_terms(
                     "delta_W_sq": delta_sq,
                     "resid_sq": resid_sq,
                     "norm_product": product,
-                    "G_sq": float((G**2).sum()),
+                    "G_sq": G_sq,
                     "trace_C": trace,
                     "log_det_C": log_det,
                     "dim": dim,

@@ -125,7 +125,13 @@ def failure_rates(
         layer = random_layer(dim, num_demos, seed, mlp)
         sweep = example_sweep(layer["W_V"], layer["W_K"], layer["W_Q"], layer["demos"], clip_rates, layer.get("W_MLP"))
         checks.append(example_checks(sweep))
-    table = pd.concat(checks)
-    flags = ["UB_decreases", "norm_decreases", "UB_bounds_norm", "triangle_bounds_norm"]
-    rates = 1.0 - table.groupby("matrix", sort=False)[flags].mean()
-    return rates.rename(columns=lambda c: f"fails: {c}").reset_index()
+    return failure_shares(pd.concat(checks), ["matrix"])
+
+
+CHECKS = ("UB_decreases", "norm_decreases", "UB_bounds_norm", "triangle_bounds_norm")
+
+
+def failure_shares(checks: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group of ``keys``, the share of :func:`example_checks` rows on which each check fails."""
+    shares = 1.0 - checks.groupby(keys, sort=False)[list(CHECKS)].mean()
+    return shares.rename(columns=lambda c: f"fails: {c}").reset_index()

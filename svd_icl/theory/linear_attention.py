@@ -113,11 +113,19 @@ def forward(stack: LinearAttentionStack, H: torch.Tensor) -> list[torch.Tensor]:
 
 @dataclass(frozen=True)
 class Trajectory:
-    """Theorem 1's implicit-gradient trajectory; each tuple holds L matrices (D, D), index t-1 for layer t."""
+    """Theorem 1's implicit-gradient trajectory; each tuple holds L matrices, index t-1 for layer t.
+
+    ``delta_W``, ``G`` and ``W`` are (D, D); ``demos`` are the demonstrations entering layer t, ``h_i^{t-1}`` (D, N).
+    """
 
     delta_W: tuple[torch.Tensor, ...]
     G: tuple[torch.Tensor, ...]
     W: tuple[torch.Tensor, ...]
+    demos: tuple[torch.Tensor, ...]
+
+    def W_before(self, layer: int) -> torch.Tensor:
+        """``W_{t-1}`` for ``layer`` t in 1..L (``W_0 = 0``)."""
+        return self.W[layer - 2] if layer > 1 else torch.zeros_like(self.W[0])
 
     def query_state(self, h0: torch.Tensor, layer: int) -> torch.Tensor:
         """``h^t_{N+1} = h^0_{N+1} + W_t h^0_{N+1}`` (Theorem 1); ``layer`` 0 returns ``h0``."""
@@ -139,8 +147,9 @@ def trajectory(stack: LinearAttentionStack, H: torch.Tensor) -> Trajectory:
     eye = torch.eye(H.shape[0], dtype=DTYPE)
     demos = H[:, :-1]
     W_prev = torch.zeros_like(eye)
-    deltas, gs, ws = [], [], []
+    deltas, gs, ws, inputs = [], [], [], []
     for W_V, W_K, W_Q in zip(stack.W_V, stack.W_K, stack.W_Q):
+        inputs.append(demos)
         delta = implicit_delta_w(W_V, W_K, W_Q, demos)
         G = delta @ (eye + W_prev)
         W_prev = W_prev + G
@@ -148,7 +157,7 @@ def trajectory(stack: LinearAttentionStack, H: torch.Tensor) -> Trajectory:
         deltas.append(delta)
         gs.append(G)
         ws.append(W_prev)
-    return Trajectory(delta_W=tuple(deltas), G=tuple(gs), W=tuple(ws))
+    return Trajectory(delta_W=tuple(deltas), G=tuple(gs), W=tuple(ws), demos=tuple(inputs))
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:

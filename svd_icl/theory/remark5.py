@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from svd_icl.svd import rank_for_clip_rate
 from svd_icl.theory.bound import mean_bound_terms
-from svd_icl.theory.examples import example_checks, example_sweep
+from svd_icl.theory.examples import example_checks, example_sweep, failure_shares
 from svd_icl.theory.linear_attention import DTYPE
 from svd_icl.theory.toy import ToyTransformer, held_out_prompts, icl_errors, prompts, to_stack, truncated
 
@@ -41,12 +41,15 @@ def truncation_grid(
 ) -> pd.DataFrame:
     """ICL error with ``shots`` demonstrations for every (layer, matrix, clip rate), with the paired change."""
     base = icl_errors(model, model.cfg.d, shots, n_prompts)
+    ranks = _by_rank(model.cfg.dim, clip_rates)
     rows = []
     cells = [(t, m) for t in range(1, model.cfg.layers + 1) for m in matrices]
     for layer, which in tqdm(cells, disable=not progress, desc=f"truncate ({shots} shots)", mininterval=5):
-        for rank, rates in _by_rank(model.cfg.dim, clip_rates).items():
-            pruned = truncated(model, layer, which, rates[0])
-            err = base if rank == model.cfg.dim else icl_errors(pruned, model.cfg.d, shots, n_prompts)
+        for rank, rates in ranks.items():
+            if rank == model.cfg.dim:
+                err = base
+            else:
+                err = icl_errors(truncated(model, layer, which, rates[0]), model.cfg.d, shots, n_prompts)
             diff = err - base
             for xi in rates:
                 rows.append(
@@ -84,8 +87,9 @@ def bound_grid(
     rows = []
     unpruned = mean_bound_terms(to_stack(model), Hs, shots, approximations)
     cells = [(k, m) for k in range(1, model.cfg.layers + 1) for m in matrices]
+    ranks = _by_rank(model.cfg.dim, clip_rates)
     for layer, which in tqdm(cells, disable=not progress, desc="bound terms", mininterval=5):
-        for rank, rates in _by_rank(model.cfg.dim, clip_rates).items():
+        for rank, rates in ranks.items():
             if rank == model.cfg.dim:
                 terms = unpruned
             else:
@@ -103,10 +107,14 @@ def bound_totals(grid: pd.DataFrame, pool: int) -> pd.DataFrame:
     return sums
 
 
-def agreement(errors: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
-    """Spearman correlation, across clip rates, of the bound with the ICL error, per (layer, matrix, approx).
+def agreement(
+    errors: pd.DataFrame, totals: pd.DataFrame, quantity: str = "bound", error: str = "error"
+) -> pd.DataFrame:
+    """Spearman correlation, across clip rates, of ``quantity`` (a column of :func:`bound_totals`) with the ICL
+    ``error`` column, per (layer, matrix, approx).
 
-    Positive: the bound moves with the error, as Theorem 2 suggests.  NaN where the grid has one distinct rank.
+    Positive: the quantity moves with the error, as Theorem 2 suggests.  NaN where the grid has fewer than three
+    distinct ranks.
     """
     merged = totals.merge(
         errors.rename(columns={"layer": "pruned_layer"}), on=["pruned_layer", "matrix", "clip_rate", "rank"]
@@ -114,7 +122,7 @@ def agreement(errors: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (layer, which, approx), grp in merged.groupby(["pruned_layer", "matrix", "approx"]):
         distinct = grp.drop_duplicates("rank")
-        rho = spearmanr(distinct.bound, distinct.error).statistic if len(distinct) > 2 else float("nan")
+        rho = spearmanr(distinct[quantity], distinct[error]).statistic if len(distinct) > 2 else float("nan")
         rows.append({"pruned_layer": layer, "matrix": which, "approx": approx, "spearman": float(rho)})
     return pd.DataFrame(rows)
 
@@ -170,8 +178,6 @@ def trained_example_checks(
             sweep = example_sweep(layer["W_V"], layer["W_K"], layer["W_Q"], demos, list(clip_rates), layer.get("W_MLP"))
             frames.append(example_checks(sweep).assign(layer=t))
     table = pd.concat(frames)
-    flags = ["UB_decreases", "norm_decreases", "UB_bounds_norm", "triangle_bounds_norm"]
-    fails = 1.0 - table.groupby(["layer", "matrix"], sort=False)[flags].mean()
-    fails = fails.rename(columns=lambda c: f"fails: {c}")
-    fails["max_norm_over_UB"] = table.groupby(["layer", "matrix"], sort=False).max_norm_over_UB.max()
-    return fails.reset_index()
+    fails = failure_shares(table, ["layer", "matrix"])
+    fails["max_norm_over_UB"] = table.groupby(["layer", "matrix"], sort=False).max_norm_over_UB.max().to_numpy()
+    return fails
