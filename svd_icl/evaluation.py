@@ -35,7 +35,7 @@ from transformers import DynamicCache, PreTrainedModel
 from svd_icl.architectures import architecture_for, check_layer, decoder_layers
 from svd_icl.prompts import EncodedPrompts
 from svd_icl.pruning import Pruner
-from svd_icl.stats import macro_f1
+from svd_icl.stats import macro_f1, majority_rate, predicted_shares
 
 
 @dataclass
@@ -68,13 +68,29 @@ class EvalResult:
         """Macro-F1 over every candidate class (a tie is a prediction of no class)."""
         return macro_f1(self.labels, self.predictions, classes=list(range(self.scores.shape[1])))
 
+    @property
+    def majority_rate(self) -> float:
+        """Accuracy of always answering the most frequent gold label of these queries (the honest 'chance')."""
+        return majority_rate(self.labels)
+
+    @property
+    def predicted_shares(self) -> list[float]:
+        """Share of queries answered with each candidate (a collapse onto one label shows as a share near 1)."""
+        return predicted_shares(self.predictions, self.scores.shape[1])
+
     def metrics(self) -> dict:
         return {
             "accuracy": self.accuracy,
             "macro_f1": self.macro_f1,
             "ties": int(self.ties.sum()),
             "n_eval": len(self.labels),
+            "majority_rate": self.majority_rate,
+            "predicted_shares": self.predicted_shares,
         }
+
+    def per_query(self) -> dict:
+        """Gold labels and predictions, query by query: what a paired test between two settings needs."""
+        return {"labels": self.labels.tolist(), "predictions": self.predictions.tolist()}
 
 
 def _normalise(raw: np.ndarray) -> np.ndarray:

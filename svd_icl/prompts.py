@@ -8,6 +8,8 @@ boundary between prefix and query never merges tokens.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +69,8 @@ def label_token_ids(tokenizer: PreTrainedTokenizerBase, words: tuple[str, ...]) 
 
 
 def demonstration_text(task: Task, row: dict, label_words: tuple[str, ...]) -> str:
+    """One demonstration: the query text, then (classification) a space and the label word, or (COPA) the correct
+    choice with no space (the query ends with a newline), then a newline."""
     if task.kind == "choice":
         return task.query(row) + task.choices(row)[int(row["label"])] + "\n"
     return task.query(row) + " " + label_words[int(row["label"])] + "\n"
@@ -103,3 +107,29 @@ def encode(
 def _adds_bos(tokenizer: PreTrainedTokenizerBase) -> bool:
     probe = tokenizer("a", add_special_tokens=True)["input_ids"]
     return bool(probe) and probe[0] == tokenizer.bos_token_id
+
+
+def prompt_digest(prompts: EncodedPrompts) -> str:
+    """A short hash of every token the evaluation reads (prefix, queries, candidates) and the gold labels.
+
+    Two runs with the same digest score the same token sequences, whatever produced them; a different template,
+    label wording, demonstration order or tokenizer changes it. Stored in every result key.
+    """
+    payload = json.dumps([prompts.prefix, prompts.queries, prompts.candidates, prompts.labels.tolist()])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def render_example(data: TaskData, label_words: tuple[str, ...] | None = None, split: str = "test") -> str:
+    """The text of a one-demonstration prompt followed by the first query of ``split`` and its first candidate
+    continuation, exactly as the evaluation builds it (before tokenization)."""
+    task = data.task
+    words = tuple(label_words) if label_words is not None else task.label_words
+    demo = demonstration_text(task, data.demos.iloc[0].to_dict(), words) if len(data.demos) else ""
+    row = getattr(data, split).iloc[0].to_dict()
+    first = task.choices(row)[0] if task.kind == "choice" else " " + words[0]
+    return demo + task.query(row) + first
+
+
+def visible_whitespace(text: str) -> str:
+    """``text`` with spaces as ``·`` and newlines as ``⏎`` (then a line break), for showing a prompt exactly."""
+    return text.replace(" ", "·").replace("\n", "⏎\n")

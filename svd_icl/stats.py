@@ -1,9 +1,12 @@
-"""Uncertainty for accuracies measured on subsampled test sets."""
+"""Uncertainty for accuracies measured on subsampled test sets, and paired tests between settings."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from scipy.stats import norm
+from scipy.stats import binomtest, norm, wilcoxon
+from statsmodels.stats.multitest import multipletests
 
 
 def wilson_interval(
@@ -65,3 +68,70 @@ def macro_f1(labels: np.ndarray, pred: np.ndarray, classes: list[int] | None = N
 
 
 METRICS = {"accuracy": accuracy, "macro_f1": macro_f1}
+
+
+def majority_rate(labels: np.ndarray) -> float:
+    """Share of the most frequent label: what always answering it scores (a skewed split's honest baseline)."""
+    labels = np.asarray(labels)
+    if not len(labels):
+        return float("nan")
+    return float(np.bincount(labels[labels >= 0]).max() / len(labels))
+
+
+def predicted_shares(pred: np.ndarray, num_classes: int) -> list[float]:
+    """Share of queries predicted as each class 0..num_classes-1 (ties, -1, count for none)."""
+    pred = np.asarray(pred)
+    if not len(pred):
+        return [float("nan")] * num_classes
+    return [float(np.mean(pred == c)) for c in range(num_classes)]
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Setting B against setting A on the same queries: mean difference B - A, its 95% interval and p-value.
+
+    For 0/1 correctness the p-value is the exact McNemar test (a binomial test on the discordant pairs); for
+    per-query values in [0, 1] (e.g. correctness averaged over several settings) it is the Wilcoxon signed-rank
+    test. The interval is a paired percentile bootstrap of the mean difference.
+    """
+
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+    a_better: int  # queries where A scores more than B (discordant pairs for 0/1 values)
+    b_better: int
+    test: str
+
+
+def paired_comparison(
+    a: np.ndarray, b: np.ndarray, level: float = 0.95, resamples: int = 4000, seed: int = 0
+) -> PairedComparison:
+    """Compare per-query values ``b`` with ``a`` (same queries, same order); see :class:`PairedComparison`."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired values must be two 1-d arrays of one length, got shapes {a.shape} and {b.shape}")
+    if not len(a):
+        raise ValueError("paired comparison of zero queries")
+    d = b - a
+    a_better, b_better = int((d < 0).sum()), int((d > 0).sum())
+    binary = set(np.unique(a)) <= {0.0, 1.0} and set(np.unique(b)) <= {0.0, 1.0}
+    if a_better + b_better == 0:
+        p, test = 1.0, "none (no query differs)"
+    elif binary:
+        p, test = float(binomtest(b_better, a_better + b_better, 0.5).pvalue), "exact McNemar"
+    else:
+        p, test = float(wilcoxon(d[d != 0]).pvalue), "Wilcoxon signed-rank"
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), (resamples, len(d)))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return PairedComparison(float(d.mean()), float(low), float(high), p, len(d), a_better, b_better, test)
+
+
+def holm(p_values: list[float] | np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values (family-wise error control over all of them), in the input order."""
+    p = np.asarray(p_values, dtype=float)
+    if not len(p):
+        return p
+    return multipletests(p, method="holm")[1]

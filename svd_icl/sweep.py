@@ -7,57 +7,157 @@ rerunning the same sweep skips what is already there. Clip rate 0 is the unprune
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from svd_icl.architectures import architecture_for, check_layer, select_matrices
+from svd_icl.architectures import architecture_for, check_layer, decoder_layers, select_matrices
 from svd_icl.evaluation import FastEvaluator
-from svd_icl.prompts import encode
+from svd_icl.prompts import encode, prompt_digest
 from svd_icl.pruning import Pruner
-from svd_icl.results import ResultStore
+from svd_icl.results import FORMAT_VERSION, ResultStore, check_writable
 from svd_icl.svd import check_clip_rate
-from svd_icl.tasks import get_task, prepare
+from svd_icl.tasks import DEMO_ORDERS, get_task, prepare
 
-KEY_FIELDS = ("model", "task", "split", "n", "shots", "seed", "layer", "module", "clip_rate")
+KEY_FIELDS = (
+    "format", "model", "task", "split", "n", "shots", "seed", "order", "label_words", "prompt", "scoring",
+    "dtype", "device", "layer", "module", "clip_rate",
+)  # fmt: skip
+DEFAULT_CLIP_RATES = (0.0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995)  # the paper's grid (Sec. 2.1)
 
 
 @dataclass
 class SweepConfig:
-    """What to evaluate. ``layers`` may be negative (from the end); ``n`` caps the split's size (None: all)."""
+    """What to evaluate. ``layers`` may be negative (from the end); ``n`` caps the split's size (None: all).
+
+    ``order`` and ``label_words`` (None: the task's) are the prompt choices; every field that can change a number is
+    part of each stored point's key, together with the model's dtype and device and a digest of the prompt tokens.
+    """
 
     model: str
     task: str
     layers: list[int]
     modules: list[str] = field(default_factory=lambda: ["attn", "mlp"])
-    clip_rates: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995])
+    clip_rates: list[float] = field(default_factory=lambda: list(DEFAULT_CLIP_RATES))
     shots: int | None = None
     seed: int = 0
     split: str = "test"
     n: int | None = None
     batch_size: int = 16
     data_root: str | None = None
+    order: str = "shuffled"
+    label_words: tuple[str, ...] | None = None
 
-    def validate(self, model: PreTrainedModel) -> None:
-        get_task(self.task)
+    def check(self) -> list[str]:
+        """Validate everything that needs no model; return notes on repeated values (dropped). Raises ValueError."""
+        task = get_task(self.task)
+        notes = []
         if not self.clip_rates:
             raise ValueError("clip_rates is empty: give at least one clip rate in [0, 1)")
         for xi in self.clip_rates:
             check_clip_rate(xi)
         if not self.layers:
-            raise ValueError("layers is empty: give at least one layer index")
+            raise ValueError("layers is empty: give at least one layer index (negative counts from the end)")
+        for layer in self.layers:
+            if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+                raise ValueError(f"layer {layer!r} is not an integer; give layer indices such as 0, 1, -1")
+        if not self.modules or any(not str(m).strip() for m in self.modules):
+            raise ValueError(f"modules {self.modules!r}: give at least one of attn, mlp, all or a matrix name")
+        if self.split not in ("validation", "test"):
+            raise ValueError(f"split must be 'validation' or 'test', got {self.split!r}")
+        for name, value, low in (("n", self.n, 1), ("shots", self.shots, 0), ("batch_size", self.batch_size, 1)):
+            bad_type = isinstance(value, bool) or not isinstance(value, (int, np.integer))
+            if (value is not None or name == "batch_size") and (bad_type or value < low):
+                optional = "" if name == "batch_size" else " or None"
+                raise ValueError(f"{name} must be an integer >= {low}{optional}, got {value!r}")
+        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.order not in DEMO_ORDERS:
+            raise ValueError(f"order {self.order!r} not one of {', '.join(DEMO_ORDERS)}")
+        if self.label_words is not None and task.kind == "classification" and len(self.label_words) != task.num_classes:
+            raise ValueError(
+                f"label_words {tuple(self.label_words)!r}: {task.name} has {task.num_classes} classes, "
+                f"so give {task.num_classes} words"
+            )
+        for name in ("layers", "modules", "clip_rates"):
+            values = getattr(self, name)
+            unique = list(dict.fromkeys(float(v) if name == "clip_rates" else v for v in values))
+            if len(unique) < len(values):
+                notes.append(f"{name}: repeated values ignored ({len(values) - len(unique)} of {len(values)})")
+            setattr(self, name, unique)
+        return notes
+
+    def validate(self, model: PreTrainedModel) -> None:
+        """:meth:`check`, then what needs the model: layer indices in range and module names of its family."""
+        self.check()
         arch = architecture_for(model)
         for layer in self.layers:
             check_layer(model, layer, arch)
         for module in self.modules:
             select_matrices(arch, module)
-        if self.split not in ("validation", "test"):
-            raise ValueError(f"split must be 'validation' or 'test', got {self.split!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.label_words) if self.label_words is not None else get_task(self.task).label_words
+
+    @property
+    def resolved_shots(self) -> int:
+        return get_task(self.task).shots if self.shots is None else int(self.shots)
+
+
+def model_settings(model: PreTrainedModel) -> dict:
+    """The model state that changes numbers besides its name: parameter dtype and device type."""
+    param = next(model.parameters())
+    return {"dtype": str(param.dtype).removeprefix("torch."), "device": param.device.type}
+
+
+def _common(config: SweepConfig, dtype: str, device: str) -> dict:
+    return {
+        "format": FORMAT_VERSION,
+        "model": config.model,
+        "task": config.task,
+        "split": config.split,
+        "n": config.n,
+        "shots": config.resolved_shots,
+        "seed": config.seed,
+        "order": config.order,
+        "label_words": "/".join(config.words),
+        "dtype": dtype,
+        "device": device,
+    }
+
+
+def saved_points(
+    out: str | Path, config: SweepConfig, dtype: str = "float32", device: str = "cpu"
+) -> pd.DataFrame:
+    """The points of ``config`` already in ``out``, without loading the model (a chapter can replot from results).
+
+    Negative layers are resolved with the ``num_layers`` stored in each record.
+    """
+    frame = ResultStore(out, KEY_FIELDS).frame()
+    if frame.empty:
+        return frame
+    want = _common(config, dtype, device)
+    mask = np.ones(len(frame), dtype=bool)
+    for key, value in want.items():
+        mask &= frame[key].map(lambda v, value=value: v == value).to_numpy()
+    frame = frame[mask]
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    layer_ok = [
+        any(la == (x if x >= 0 else x + n) for x in config.layers) for la, n in zip(frame.layer, frame.num_layers)
+    ]
+    keep = (
+        np.array(layer_ok, dtype=bool)
+        & frame.module.isin(config.modules).to_numpy()
+        & frame.clip_rate.isin([float(x) for x in config.clip_rates]).to_numpy()
+    )
+    return frame[keep].reset_index(drop=True)
 
 
 def run_sweep(
@@ -67,9 +167,15 @@ def run_sweep(
     out: str | Path,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Evaluate every missing point of ``config``, appending each to ``out``; return this sweep's records."""
+    """Evaluate every missing point of ``config``, appending each to ``out``; return this sweep's records.
+
+    Everything is validated before the results file is touched; each record holds the per-query predictions, so
+    any two points can be compared with a paired test later without recomputing.
+    """
+    for note in config.check():
+        warnings.warn(f"sweep: {note}", stacklevel=2)
     config.validate(model)
-    store = ResultStore(out, KEY_FIELDS)
+    check_writable(out)
     arch = architecture_for(model)
     layers = sorted({check_layer(model, x, arch) for x in config.layers})
     data = prepare(
@@ -79,15 +185,16 @@ def run_sweep(
         n_validation=config.n if config.split == "validation" else None,
         n_test=config.n if config.split == "test" else None,
         data_root=config.data_root,
+        order=config.order,
     )
-    shots = len(data.demos)
+    prompts = encode(data, config.split, tokenizer, label_words=config.label_words)
+    store = ResultStore(out, KEY_FIELDS)
+    store.open()
+    settings = model_settings(model)
     common = {
-        "model": config.model,
-        "task": config.task,
-        "split": config.split,
-        "n": config.n,
-        "shots": shots,
-        "seed": config.seed,
+        **_common(config, settings["dtype"], settings["device"]),
+        "prompt": prompt_digest(prompts),
+        "scoring": "mean_loglik" if prompts.length_normalize else "sum_loglik",
     }
     done = store.done()
 
@@ -102,7 +209,6 @@ def run_sweep(
     todo = [(la, mo, rates) for la, mo, rates in todo if rates]
     total = sum(len(r) for _, _, r in todo)
     if total:
-        prompts = encode(data, config.split, tokenizer)
         evaluator = FastEvaluator(model, prompts, batch_size=config.batch_size, progress=False)
         pruner = Pruner(model)
         bar = tqdm(total=total, desc=f"{config.task} sweep", disable=not progress, mininterval=5)
@@ -112,6 +218,8 @@ def run_sweep(
                     {
                         **point(layer, module, xi),
                         **result.metrics(),
+                        **result.per_query(),
+                        "num_layers": len(decoder_layers(model, arch)),
                         "seconds": round(result.seconds, 4),
                         "ranks": result.extra.get("ranks"),
                         "config": asdict(config),
@@ -134,29 +242,35 @@ def prompt_variants(
     variants: dict[str, dict],
     shots: int | None = None,
     seed: int = 0,
-    n: int | None = None,
+    n_validation: int | None = None,
+    n_test: int | None = None,
     batch_size: int = 16,
     data_root: str | None = None,
 ) -> pd.DataFrame:
-    """Unpruned accuracy under prompt choices, e.g. ``{"authors": {"order": "interleaved", "label_words": (...)}}``.
+    """Unpruned scores under prompt choices, e.g. ``{"authors": {"order": "interleaved", "label_words": (...)}}``,
+    on both the validation and the test rows (one row per variant and split, with per-query predictions).
 
-    Each variant may set ``order`` (demonstration order) and ``label_words``; everything else is shared, so the
-    rows differ only by the named choice.
+    Each variant may set ``order`` (demonstration order) and ``label_words``; the demonstrations (same draws) and
+    the queries are shared, so rows differ only by the named choice. Choose on validation
+    (:func:`svd_icl.claims.choose_variant`), report on test.
     """
     rows = []
     for name, choice in variants.items():
-        data = prepare(task, shots, seed, n_test=n, data_root=data_root, order=choice.get("order", "shuffled"))
-        prompts = encode(data, "test", tokenizer, label_words=choice.get("label_words"))
-        result = FastEvaluator(model, prompts, batch_size=batch_size, progress=False).evaluate()
-        words = choice.get("label_words") or data.task.label_words
-        positive_share = float((result.predictions == len(words) - 1).mean())
-        rows.append(
-            {
-                "variant": name,
-                "order": choice.get("order", "shuffled"),
-                "label_words": "/".join(words),
-                **result.metrics(),
-                "share_predicted_last_label": positive_share,
-            }
-        )
+        order = choice.get("order", "shuffled")
+        data = prepare(task, shots, seed, n_validation=n_validation, n_test=n_test, data_root=data_root, order=order)
+        words = tuple(choice.get("label_words") or data.task.label_words)
+        for split in ("validation", "test"):
+            prompts = encode(data, split, tokenizer, label_words=words)
+            result = FastEvaluator(model, prompts, batch_size=batch_size, progress=False).evaluate()
+            rows.append(
+                {
+                    "variant": name,
+                    "split": split,
+                    "order": order,
+                    "label_words": "/".join(words),
+                    **result.metrics(),
+                    **result.per_query(),
+                    "prompt": prompt_digest(prompts),
+                }
+            )
     return pd.DataFrame(rows)

@@ -5,14 +5,19 @@ Data come from ``<data_dir>/<task>/<split>.jsonl`` (Hugging Face field names; ``
 
 Choices where the paper is silent or the authors' code differs (each is a field or an argument):
 
-- Prompt strings follow the authors' code (``../reference``): one demonstration is the query text followed by
-  ``" " + label word`` and a newline; demonstrations are concatenated with nothing else between them.
-- Label words follow the authors' code: pos/neg (SST-2), world/sports/business/science (AGNews),
-  false/true (MRPC), Yes/No (RTE), Yes/No/Maybe (CB). EmoC is binarised into "others" vs any emotion, as the
-  authors' code does (the paper's text says "happiness and others"); its label words are others/emotion.
-- Demonstrations are class-balanced, drawn from the train split with a seed, and the same demonstrations serve
-  every query, as in the authors' code. The authors interleave them by class (0, 1, 0, 1, ...); we shuffle them
-  by default (``order``), because a base model copies the alternation (see the Figure 1 chapter).
+- Prompt strings follow the authors' code (``../reference``): a classification demonstration is the query text,
+  a space, the label word and a newline; a COPA demonstration is the query text (which ends with a newline) and
+  the correct choice *with no space*, then a newline. Demonstrations are concatenated with nothing between them.
+  ``svd_icl.prompts.render_example`` shows the exact strings (the Evaluation chapter prints them).
+- Label words: negative/positive for SST-2 (the authors use pos/neg, which breaks small base models: the Figure 2
+  chapter measures it), world/sports/business/science (AGNews), false/true (MRPC), Yes/No (RTE), Yes/No/Maybe
+  (CB). EmoC is binarised into "others" vs any emotion, as the authors' code does (the paper's text says
+  "happiness and others"); its label words are others/emotion.
+- Demonstrations are class-balanced, drawn with a seed from a pool of train rows reserved before any query is
+  drawn, and the same demonstrations serve every query, as in the authors' code. The authors interleave them by
+  class (0, 1, 0, 1, ...); we shuffle them by default (``order``).
+- Validation and test rows come from a random stream of their own, so they are the same for every shot number,
+  demonstration order and label wording (paired comparisons need the same queries).
 - Shot numbers default to App. C.3 (10, 8 for AGNews, 15 for CB); the authors' scripts used 5 for RTE, CB and
   COPA. Validation and test splits follow App. C.3: e.g. SST-2 validates on 8,000 train sentences and tests on the
   rest of train; RTE, CB and COPA test on their validation split. Both can be subsampled (``n``) with the seed.
@@ -20,6 +25,7 @@ Choices where the paper is silent or the authors' code differs (each is a field 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +58,7 @@ class Task:
     choices: Callable[[dict], list[str]] | None = None  # for kind == "choice"
     normalize: Callable[[pd.DataFrame], pd.DataFrame] = field(default=lambda df: df)
     metric: str = "accuracy"  # what the paper reports
+    fields: tuple[str, ...] = ()  # fields every data row must have (Hugging Face names), besides "label"
 
     @property
     def num_classes(self) -> int:
@@ -86,6 +93,7 @@ TASKS: dict[str, Task] = {
             10,
             validation=SplitRule("train", True, 8000),
             test=SplitRule("train", True),
+            fields=("sentence",),
         ),
         Task(
             "agnews",
@@ -96,6 +104,7 @@ TASKS: dict[str, Task] = {
             8,
             validation=SplitRule("train", True, 8000),
             test=SplitRule("test"),
+            fields=("text",),
         ),
         Task(
             "emoc",
@@ -107,6 +116,7 @@ TASKS: dict[str, Task] = {
             validation=SplitRule("train", True, 5000),
             test=SplitRule("test"),
             normalize=_emoc,
+            fields=(),  # either turn1..turn3 (local files) or text (Hub); checked by _emoc
         ),
         Task(
             "mrpc",
@@ -117,6 +127,7 @@ TASKS: dict[str, Task] = {
             10,
             validation=SplitRule("validation"),
             test=SplitRule("test"),
+            fields=("sentence1", "sentence2"),
         ),
         Task(
             "rte",
@@ -129,6 +140,7 @@ TASKS: dict[str, Task] = {
             10,
             validation=SplitRule("train", True),
             test=SplitRule("validation"),
+            fields=("premise", "hypothesis"),
         ),
         Task(
             "cb",
@@ -142,6 +154,7 @@ TASKS: dict[str, Task] = {
             validation=SplitRule("train", True),
             test=SplitRule("validation"),
             metric="accuracy",
+            fields=("premise", "hypothesis"),
         ),
         Task(
             "copa",
@@ -154,6 +167,7 @@ TASKS: dict[str, Task] = {
             test=SplitRule("validation"),
             choices=lambda r: [_clean(r["choice1"]), _clean(r["choice2"])],
             metric="macro_f1",
+            fields=("premise", "question", "choice1", "choice2"),
         ),
     ]
 }
@@ -171,8 +185,65 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def read_jsonl(path: Path) -> pd.DataFrame:
+    """Rows of a JSON-lines file; a line that is not a JSON object is an error naming the file and line.
+
+    Parsed line by line with :mod:`json` rather than ``pandas.read_json`` so that the error can say where.
+    """
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{_short(path)} line {number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{_short(path)} line {number}: expected a JSON object, got {type(row).__name__}")
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"{_short(path)} is empty: it holds no rows")
+    return pd.DataFrame(rows)
+
+
+def _short(path: Path) -> str:
+    """``<task>/<split>.jsonl``: enough to find the file, short enough for a one-line error."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def required_fields(task: Task, columns) -> tuple[str, ...]:
+    """The fields a row of ``task`` must have, given the columns present (EmoC accepts two layouts)."""
+    if task.name == "emoc":
+        return ("turn1", "turn2", "turn3", "label") if "turn1" in columns else ("text", "label")
+    return (*task.fields, "label")
+
+
+def check_rows(task: Task, df: pd.DataFrame, where: str) -> None:
+    """Raise a one-line error naming ``where`` when rows lack a field the task needs or have a bad label."""
+    need = required_fields(task, df.columns)
+    missing = [f for f in need if f not in df.columns or df[f].isna().any()]
+    if missing:
+        raise ValueError(f"{where}: rows lack field {missing[0]!r} ({task.name} needs {', '.join(need)})")
+    if task.name == "emoc":
+        return  # EmoC's labels are strings (local) or ints (Hub); _emoc binarises either
+    labels = pd.to_numeric(df.label, errors="coerce")
+    allowed = range(task.num_classes)
+    bad = ~labels.isin(allowed)
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"{where}: row {first + 1} has label {df.label.tolist()[first]!r}; {task.name} labels are "
+            f"{', '.join(map(str, allowed))}"
+        )
+
+
 def load_split(task: str, split: str, data_root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Rows of ``split`` for ``task`` as a DataFrame with Hugging Face field names, normalised for the task."""
+    """Rows of ``split`` for ``task`` as a DataFrame with Hugging Face field names, normalised for the task.
+
+    A local file is checked as it is read: bad JSON, a missing field or an out-of-range label is an error that
+    names the file (and the line or row) and what the task expects.
+    """
     t = get_task(task)
     root = data_dir(data_root)
     if root is not None:
@@ -183,11 +254,14 @@ def load_split(task: str, split: str, data_root: str | os.PathLike | None = None
                 f"(Hugging Face field names) in {root / t.name}, or unset SVD_ICL_DATA / data_dir to load "
                 f"{t.hub[0]}{'/' + t.hub[1] if t.hub[1] else ''} from the Hugging Face Hub."
             )
-        df = pd.read_json(path, lines=True, dtype=False)
+        df = read_jsonl(path)
+        where = _short(path)
     else:
         import datasets  # imported lazily: only the Hub path needs it
 
         df = datasets.load_dataset(t.hub[0], t.hub[1], split=split).to_pandas()
+        where = f"{t.hub[0]} {split}"
+    check_rows(t, df, where)
     return t.normalize(df).reset_index(drop=True)
 
 
@@ -200,9 +274,33 @@ class TaskData:
     validation: pd.DataFrame
     test: pd.DataFrame
     seed: int
+    order: str = "shuffled"
 
 
 DEMO_ORDERS = ("shuffled", "interleaved")
+
+# Train rows reserved, per class, as the pool demonstrations are drawn from (all of a class when it has fewer
+# than twice this). Reserving the pool before any query is drawn is what keeps the validation and test rows the
+# same for every shot number and demonstration order; 32 per class leaves room for the paper's 8-15 shots.
+DEMO_POOL_PER_CLASS = 32
+
+
+def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Two independent generators from one seed: (queries and splits, demonstrations)."""
+    split_seq, demo_seq = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(split_seq), np.random.default_rng(demo_seq)
+
+
+def demonstration_pool(train: pd.DataFrame, task: Task, rng: np.random.Generator) -> pd.Index:
+    """Train rows set aside for demonstrations: ``DEMO_POOL_PER_CLASS`` per class (half a class if it is small)."""
+    if task.kind == "choice":
+        groups = [train.index.to_numpy()]
+        per = 2 * DEMO_POOL_PER_CLASS
+    else:
+        groups = [train.index[train.label == c].to_numpy() for c in range(task.num_classes)]
+        per = DEMO_POOL_PER_CLASS
+    picked = [rng.permutation(g)[: min(per, max(1, len(g) // 2))] for g in groups if len(g)]
+    return pd.Index(np.sort(np.concatenate(picked)) if picked else [])
 
 
 def balanced_demonstrations(
@@ -212,7 +310,7 @@ def balanced_demonstrations(
 
     ``order="interleaved"`` is the authors' (class 0, 1, ..., 0, 1, ...); ``"shuffled"`` puts the same draws in a
     seeded random order. A strict alternation is a pattern a base model can copy instead of reading the query
-    (the SST-2 chapter measures this), so shuffled is our default.
+    (the Figure 2 chapter measures what it does), so shuffled is our default.
     """
     if order not in DEMO_ORDERS:
         raise ValueError(f"demonstration order {order!r} not one of {DEMO_ORDERS}")
@@ -223,10 +321,72 @@ def balanced_demonstrations(
     for i in range(shots):
         c = i % num_classes
         if taken[c] >= len(per_class[c]):
-            raise ValueError(f"class {c} has only {len(per_class[c])} examples; cannot draw {shots} balanced shots")
+            raise ValueError(
+                f"class {c} has only {len(per_class[c])} examples in the demonstration pool; "
+                f"cannot draw {shots} balanced shots"
+            )
         picked.append(int(per_class[c][taken[c]]))
         taken[c] += 1
     return picked if order == "interleaved" else [picked[i] for i in rng.permutation(len(picked))]
+
+
+def _count(name: str, value: int | None, minimum: int) -> int | None:
+    """``value`` as an int >= ``minimum`` (None passes through); a clear error names the parameter otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum} or None, got {value!r}")
+    return int(value)
+
+
+def query_rows(
+    task: str,
+    seed: int = 0,
+    n_validation: int | None = None,
+    n_test: int | None = None,
+    data_root: str | os.PathLike | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(demonstration pool, validation rows, test rows) for ``(task, seed)``, independent of shots and order.
+
+    Drawn from their own random stream: the rows a run is scored on depend only on the task, the seed and the
+    subsample sizes, so settings that differ in shots, demonstration order, label words or template are compared
+    on the same queries. Train rows used for queries are never in the demonstration pool.
+    """
+    t = get_task(task)
+    n_validation = _count("n_validation", n_validation, 1)
+    n_test = _count("n_test", n_test, 1)
+    rng, _ = _streams(seed)
+    train = load_split(t.name, "train", data_root)
+    pool = demonstration_pool(train, t, rng)
+    rest = train.drop(index=pool)
+    rest = rest.iloc[rng.permutation(len(rest))]
+    taken = 0
+
+    def take(rule: SplitRule, n: int | None, role: str) -> pd.DataFrame:
+        nonlocal taken
+        if rule.from_train_rest:
+            available = rest.iloc[taken:]
+            size = len(available) if rule.size is None else min(rule.size, len(available))
+            rows = available.iloc[:size]
+            taken += size  # validation is drawn first, so test never reuses its rows
+        else:
+            rows = load_split(t.name, rule.source, data_root)
+            rows = rows.iloc[rng.permutation(len(rows))]
+            if rule.size is not None:
+                rows = rows.iloc[: rule.size]
+        if rows.empty:
+            raise ValueError(
+                f"{t.name}: the {role} split is empty: its rule takes {rule.source!r}"
+                f"{' rows left after the demonstration pool and validation' if rule.from_train_rest else ''}, "
+                f"and the train split has only {len(train)} rows"
+            )
+        if n is not None:
+            rows = rows.iloc[:n]
+        return rows.reset_index(drop=True)
+
+    validation = take(t.validation, n_validation, "validation")
+    test = take(t.test, n_test, "test")
+    return train.loc[pool], validation, test
 
 
 def prepare(
@@ -238,48 +398,23 @@ def prepare(
     data_root: str | os.PathLike | None = None,
     order: str = "shuffled",
 ) -> TaskData:
-    """Draw demonstrations, validation and test rows for ``task`` deterministically from ``seed``.
+    """Demonstrations, validation and test rows for ``task``, deterministic in ``seed``.
 
-    ``shots`` defaults to App. C.3. ``n_validation``/``n_test`` subsample (seeded) after the paper's split rule;
-    None keeps the paper's sizes.
+    The queries come from :func:`query_rows` (the same for any ``shots`` and ``order``); the demonstrations are
+    drawn from the reserved pool with a second stream of the same seed, nested across shot numbers (the 4-shot
+    draws are among the 10-shot draws), and ``order`` only rearranges them. ``shots`` defaults to App. C.3;
+    ``n_validation``/``n_test`` subsample after the paper's split rules (None: the paper's sizes).
     """
     t = get_task(task)
-    shots = t.shots if shots is None else int(shots)
-    if shots < 0:
-        raise ValueError(f"shots must be >= 0, got {shots}")
-    rng = np.random.default_rng(seed)
-    train = load_split(t.name, "train", data_root)
+    shots = t.shots if shots is None else _count("shots", shots, 0)
+    if order not in DEMO_ORDERS:
+        raise ValueError(f"demonstration order {order!r} not one of {DEMO_ORDERS}")
+    pool, validation, test = query_rows(task, seed, n_validation, n_test, data_root)
+    _, rng = _streams(seed)
     if t.kind == "choice":
-        demo_idx = [int(i) for i in rng.permutation(len(train))[:shots]]
+        if shots > len(pool):
+            raise ValueError(f"{t.name}: {shots} shots asked, but the demonstration pool has {len(pool)} rows")
+        demo_idx = [int(i) for i in rng.permutation(pool.index.to_numpy())[:shots]]
     else:
-        demo_idx = balanced_demonstrations(train, shots, t.num_classes, rng, order)
-    rest = train.drop(index=demo_idx)
-    rest = rest.iloc[rng.permutation(len(rest))]
-    taken_val = 0
-
-    def take(rule: SplitRule, n: int | None) -> pd.DataFrame:
-        nonlocal taken_val
-        if rule.from_train_rest:
-            pool = rest.iloc[taken_val:]
-            size = len(pool) if rule.size is None else min(rule.size, len(pool))
-            rows = pool.iloc[:size]
-            taken_val += size  # validation is drawn first, so test never reuses its rows
-        else:
-            rows = load_split(t.name, rule.source, data_root)
-            rows = (
-                rows.iloc[rng.permutation(len(rows))]
-                if rule.size is None
-                else rows.sample(rule.size, random_state=seed)
-            )
-        if n is not None:
-            rows = rows.iloc[: int(n)]
-        return rows.reset_index(drop=True)
-
-    validation = take(t.validation, n_validation)
-    test = take(t.test, n_test)
-    for role, rows, rule in (("validation", validation, t.validation), ("test", test, t.test)):
-        if rows.empty:
-            raise ValueError(
-                f"{t.name}: the {role} split is empty ({rule}); the train split has only {len(train)} rows"
-            )
-    return TaskData(t, train.loc[demo_idx].reset_index(drop=True), validation, test, seed)
+        demo_idx = balanced_demonstrations(pool, shots, t.num_classes, rng, order)
+    return TaskData(t, pool.loc[demo_idx].reset_index(drop=True), validation, test, seed, order)

@@ -69,7 +69,7 @@ def test_sigkill_mid_sweep_loses_and_duplicates_nothing(checkpoint, tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if out.exists() and out.read_text().count("\n") >= 3:
+        if out.exists() and out.read_text().count("\n") >= 4:  # the header and three points
             os.kill(proc.pid, signal.SIGKILL)
             break
         time.sleep(0.005)

@@ -93,3 +93,50 @@ def test_odd_label_words_are_refused():
 
     with pytest.raises(ValueError, match="tokenizes oddly"):
         label_token_ids(UnknownMapping(), ("zebra",))
+
+
+def test_queries_are_the_same_for_every_shot_number_and_order(data_dir):
+    root = write_tiny_sst2(data_dir.parent / "big", n_train=8200)
+    runs = [
+        prepare("sst2", shots=k, seed=5, n_validation=30, n_test=30, data_root=root, order=o)
+        for k in (0, 4, 10)
+        for o in ("shuffled", "interleaved")
+    ]
+    for run in runs[1:]:
+        assert run.test.equals(runs[0].test) and run.validation.equals(runs[0].validation)
+    # one seed, two orders: the same demonstrations, rearranged; the 4 shots are among the 10
+    ten_shuffled, ten_interleaved, four = runs[4].demos, runs[5].demos, runs[2].demos
+    assert sorted(ten_shuffled.sentence) == sorted(ten_interleaved.sentence)
+    assert ten_interleaved.label.tolist() == [0, 1] * 5
+    assert set(four.sentence) <= set(ten_shuffled.sentence)
+    # no demonstration is ever a query
+    queries = set(runs[4].test.sentence) | set(runs[4].validation.sentence)
+    assert not queries & set(ten_shuffled.sentence)
+    # another seed draws other queries
+    other = prepare("sst2", shots=4, seed=6, n_validation=30, n_test=30, data_root=root)
+    assert not other.test.equals(runs[0].test)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ('{"sentence": "a", "label": 0}\n{"sentence": "b", "label": 1\n', r"sst2/train\.jsonl line 2: not valid JSON"),
+        ('{"sentence": "a"}\n', r"sst2/train\.jsonl: rows lack field 'label' \(sst2 needs sentence, label\)"),
+        ('{"text": "a", "label": 0}\n', r"rows lack field 'sentence'"),
+        ("", r"sst2/train\.jsonl is empty"),
+        ('[1, 2]\n', r"line 1: expected a JSON object"),
+        ('{"sentence": "a", "label": 7}\n', r"row 1 has label 7; sst2 labels are 0, 1"),
+    ],
+)
+def test_bad_data_files_are_named_with_line_and_field(tmp_path, content, message):
+    (tmp_path / "sst2").mkdir()
+    (tmp_path / "sst2" / "train.jsonl").write_text(content)
+    with pytest.raises(ValueError, match=message):
+        load_split("sst2", "train", tmp_path)
+
+
+def test_subsample_sizes_must_be_positive(data_dir):
+    with pytest.raises(ValueError, match="n_test must be an integer >= 1 or None, got -5"):
+        prepare("sst2", shots=2, n_test=-5, data_root=data_dir)
+    with pytest.raises(ValueError, match="n_validation must be an integer >= 1 or None, got 0"):
+        prepare("sst2", shots=2, n_validation=0, data_root=data_dir)

@@ -1,0 +1,329 @@
+"""Every verdict the chapters state about the paper's empirical claims, decided from stored per-query results.
+
+A verdict compares settings *on the same queries* (each sweep point stores its per-query predictions) with a
+paired test (:func:`svd_icl.stats.paired_comparison`), and when a claim is decided by the best of ``m`` settings
+(clip rates x layers x modules, and shot numbers where the claim spans them) the p-values are Holm-adjusted over
+all ``m``, and ``m`` is reported. Baselines are ``max(1/K, majority-class rate)``: a model that answers the most
+frequent label every time must not look like a gain over chance.
+
+Each claim ends in one of three outcomes:
+
+- ``HOLDS``: the paired effect is in the claimed direction and significant after adjustment;
+- ``FAILS``: the effect is significantly in the opposite direction, or there is no effect to find (for "can
+  improve": no pruned point scores above the unpruned model at all);
+- ``INCONCLUSIVE``: neither; the data cannot tell at this sample size.
+
+The notebooks call these functions in visible cells and only format what they return.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from svd_icl.stats import holm, paired_comparison
+from svd_icl.tasks import get_task
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+OUTCOMES = (HOLDS, FAILS, INCONCLUSIVE)
+ALPHA = 0.05
+COLLAPSE_MARGIN = 0.05  # "collapse to chance": within 5 points of the baseline
+
+
+def correctness(record: dict | pd.Series) -> np.ndarray:
+    """Per-query 0/1 correctness of one stored point (a tie, -1, is wrong)."""
+    return (np.asarray(record["predictions"]) == np.asarray(record["labels"])).astype(float)
+
+
+def baseline(task: str, majority_rate: float) -> float:
+    """The rate an answer-ignoring model reaches: the larger of 1/K and always answering the majority label."""
+    return max(1.0 / get_task(task).num_classes, float(majority_rate))
+
+
+def _outcome(difference: float, p_adjusted: float, claimed_sign: int = 1) -> str:
+    if p_adjusted < ALPHA and np.sign(difference) == claimed_sign:
+        return HOLDS
+    if p_adjusted < ALPHA and np.sign(difference) == -claimed_sign:
+        return FAILS
+    return INCONCLUSIVE
+
+
+def _unpruned(g: pd.DataFrame) -> pd.Series:
+    base = g[g.clip_rate == 0.0]
+    if base.empty:
+        raise ValueError("a sweep group has no clip rate 0 (the unpruned reference); include 0 in clip_rates")
+    return base.iloc[0]
+
+
+def point_tests(sweeps: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """Every pruned point against its group's unpruned point on the same queries, Holm-adjusted within the group.
+
+    One row per pruned point: the paired difference in accuracy, its 95% interval, the raw and adjusted p-value
+    and ``m``, the number of pruned points in the group (the size of the search).
+    """
+    rows = []
+    for key, g in sweeps.groupby(group, sort=False):
+        g = g.sort_values(["layer", "module", "clip_rate"])
+        ref = _unpruned(g)
+        base = correctness(ref)
+        pruned = g[g.clip_rate > 0]
+        tests = [paired_comparison(base, correctness(r)) for _, r in pruned.iterrows()]
+        adjusted = holm([t.p_value for t in tests])
+        for (_, r), t, p_adj in zip(pruned.iterrows(), tests, adjusted):
+            rows.append(
+                {
+                    **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                    "layer": r.layer,
+                    "module": r.module,
+                    "clip_rate": r.clip_rate,
+                    "unpruned": float(base.mean()),
+                    "accuracy": float(r.accuracy),
+                    "difference": t.difference,
+                    "low": t.low,
+                    "high": t.high,
+                    "p": t.p_value,
+                    "p_holm": float(p_adj),
+                    "m": len(tests),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def can_improve(tests: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """Claim: some truncation raises accuracy. From :func:`point_tests`: the best point of each group (largest
+    difference; among equal ones the smaller adjusted p), with ``HOLDS`` when any point is a significant gain."""
+    rows = []
+    for key, g in tests.groupby(group, sort=False):
+        best = g.sort_values(["difference", "p_holm"], ascending=[False, True]).iloc[0]
+        significant = g[(g.difference > 0) & (g.p_holm < ALPHA)]
+        if len(significant):
+            outcome = HOLDS
+        elif g.difference.max() <= 0:
+            outcome = FAILS
+        else:
+            outcome = INCONCLUSIVE
+        rows.append(
+            {
+                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                "outcome": outcome,
+                "best_layer": best.layer,
+                "best_module": best.module,
+                "best_clip_rate": best.clip_rate,
+                "unpruned": best.unpruned,
+                "best_accuracy": best.accuracy,
+                "difference": best.difference,
+                "low": best.low,
+                "high": best.high,
+                "p_holm": best.p_holm,
+                "m": int(best.m),
+                "significant_gains": len(significant),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def depth_stability(sweeps: pd.DataFrame, group: list[str], num_layers: dict[str, int]) -> pd.DataFrame:
+    """Claim: deep layers tolerate truncation better than shallow ones.
+
+    Per query, accuracy averaged over all pruned points of the deep half of the layers minus the same over the
+    shallow half (same queries); a Wilcoxon signed-rank test on those per-query differences, Holm over groups.
+    """
+    rows = []
+    for key, g in sweeps.groupby(group, sort=False):
+        pruned = g[g.clip_rate > 0]
+        depth = pruned.layer < pruned.model.map(num_layers) / 2
+        shallow, deep = pruned[depth], pruned[~depth]
+        if shallow.empty or deep.empty:
+            raise ValueError(f"depth stability needs shallow and deep layers in each group; {key} lacks one")
+        deep_mean = np.mean([correctness(r) for _, r in deep.iterrows()], axis=0)
+        shallow_mean = np.mean([correctness(r) for _, r in shallow.iterrows()], axis=0)
+        t = paired_comparison(shallow_mean, deep_mean)
+        rows.append(
+            {
+                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                "deep_mean": float(deep_mean.mean()),
+                "shallow_mean": float(shallow_mean.mean()),
+                "difference": t.difference,
+                "low": t.low,
+                "high": t.high,
+                "p": t.p_value,
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["p_holm"] = holm(out.p.to_numpy())
+    out["m"] = len(out)
+    out["outcome"] = [_outcome(d, p) for d, p in zip(out.difference, out.p_holm)]
+    return out
+
+
+def shallow_collapse(sweeps: pd.DataFrame, group: list[str], num_layers: dict[str, int]) -> pd.DataFrame:
+    """Claim: heavy truncation of a shallow layer collapses accuracy to chance.
+
+    The worst shallow pruned point of each group must be a significant drop from the unpruned model (Holm over
+    the group's shallow points) *and* end within ``COLLAPSE_MARGIN`` of the baseline (max of 1/K and the majority
+    rate). ``INCONCLUSIVE`` when the unpruned model is itself within that margin: there is nothing to fall from.
+    """
+    rows = []
+    for key, g in sweeps.groupby(group, sort=False):
+        ref = _unpruned(g)
+        base = correctness(ref)
+        task = g.task.iloc[0]
+        floor = baseline(task, ref.majority_rate)
+        shallow = g[(g.clip_rate > 0) & (g.layer < g.model.map(num_layers) / 2)]
+        tests = [paired_comparison(base, correctness(r)) for _, r in shallow.iterrows()]
+        adjusted = holm([t.p_value for t in tests])
+        worst = int(np.argmin([t.difference for t in tests]))
+        w, t, p_adj = shallow.iloc[worst], tests[worst], float(adjusted[worst])
+        if float(base.mean()) <= floor + COLLAPSE_MARGIN:
+            outcome = INCONCLUSIVE
+        elif p_adj < ALPHA and t.difference < 0 and float(w.accuracy) <= floor + COLLAPSE_MARGIN:
+            outcome = HOLDS
+        else:
+            outcome = FAILS
+        rows.append(
+            {
+                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                "outcome": outcome,
+                "unpruned": float(base.mean()),
+                "worst_accuracy": float(w.accuracy),
+                "worst_layer": w.layer,
+                "worst_module": w.module,
+                "worst_clip_rate": w.clip_rate,
+                "baseline": floor,
+                "difference": t.difference,
+                "low": t.low,
+                "high": t.high,
+                "p_holm": p_adj,
+                "m": len(tests),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def shots_help(sweeps: pd.DataFrame, group: list[str] = ("model",)) -> pd.DataFrame:
+    """Claim (Fig. 2a): unpruned accuracy grows with the number of shots. Paired: most vs fewest shots on the
+    same queries, plus each consecutive pair; ``HOLDS`` when most > fewest significantly and no consecutive step
+    is a significant drop (Holm over the steps)."""
+    rows = []
+    for key, g in sweeps[sweeps.clip_rate == 0.0].groupby(list(group), sort=False):
+        g = g.drop_duplicates("shots").sort_values("shots")
+        if len(g) < 2:
+            raise ValueError(f"shots_help needs at least two shot numbers per group; {key} has {len(g)}")
+        acc = [correctness(r) for _, r in g.iterrows()]
+        overall = paired_comparison(acc[0], acc[-1])
+        steps = [paired_comparison(a, b) for a, b in zip(acc, acc[1:])]
+        steps_p = holm([s.p_value for s in steps])
+        drop = any(s.difference < 0 and p < ALPHA for s, p in zip(steps, steps_p))
+        outcome = FAILS if drop else _outcome(overall.difference, overall.p_value)
+        rows.append(
+            {
+                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                "outcome": outcome,
+                "accuracy_by_shots": dict(zip(g.shots.astype(int), [float(a.mean()) for a in acc])),
+                "difference": overall.difference,
+                "low": overall.low,
+                "high": overall.high,
+                "p": overall.p_value,
+                "steps_p_holm": [float(p) for p in steps_p],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def collapse_grows_with_shots(sweeps: pd.DataFrame, num_layers: dict[str, int], group: list[str] = ("model",)):
+    """Claim (Sec. 2.2c): with fewer shots, heavy truncation of shallow layers hurts less.
+
+    Per query, the loss from truncating shallow layers is its unpruned correctness minus its correctness
+    averaged over the shallow pruned points; the claim holds when that loss is significantly larger at the most
+    shots than at the fewest (Wilcoxon on the paired per-query losses).
+    """
+    rows = []
+    for key, g in sweeps.groupby(list(group), sort=False):
+        losses = {}
+        for shots, s in g.groupby("shots"):
+            ref = correctness(_unpruned(s))
+            shallow = s[(s.clip_rate > 0) & (s.layer < s.model.map(num_layers) / 2)]
+            losses[int(shots)] = ref - np.mean([correctness(r) for _, r in shallow.iterrows()], axis=0)
+        few, many = min(losses), max(losses)
+        t = paired_comparison(losses[few], losses[many])
+        rows.append(
+            {
+                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                "outcome": _outcome(t.difference, t.p_value),
+                "loss_by_shots": {k: float(v.mean()) for k, v in sorted(losses.items())},
+                "difference": t.difference,
+                "low": t.low,
+                "high": t.high,
+                "p": t.p_value,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def choose_variant(table: pd.DataFrame, metric: str = "accuracy") -> str:
+    """The prompt variant with the best validation score (first listed among equals): chosen without test data."""
+    val = table[table.split == "validation"]
+    if val.empty:
+        raise ValueError("no validation rows: prompt variants must be scored on validation to choose among them")
+    return str(val.loc[val[metric].idxmax(), "variant"])
+
+
+def variant_tests(table: pd.DataFrame, chosen: str) -> pd.DataFrame:
+    """Each other variant against the chosen one on the test queries (paired), Holm over the comparisons."""
+    test = table[table.split == "test"].set_index("variant")
+    ref = correctness(test.loc[chosen])
+    rows = []
+    for name, r in test.iterrows():
+        if name == chosen:
+            continue
+        t = paired_comparison(ref, correctness(r))
+        rows.append({"variant": name, "difference": t.difference, "low": t.low, "high": t.high, "p": t.p_value})
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["p_holm"] = holm(out.p.to_numpy())
+        out["m"] = len(out)
+    return out
+
+
+def collapsed(shares: list[float], threshold: float = 0.95) -> int | None:
+    """The class index that at least ``threshold`` of the queries are answered with, or None."""
+    shares = list(shares)
+    top = int(np.argmax(shares))
+    return top if shares[top] >= threshold else None
+
+
+def algorithm1_tests(table: pd.DataFrame) -> pd.DataFrame:
+    """Holm-adjust Algorithm 1's per-run McNemar p-values over every run in ``table`` and decide each run.
+
+    Algorithm 1 picks the clip rate on validation, so the test comparison is not a best-of-m pick within a run;
+    across the runs a chapter reports (tasks x modules x seeds) the adjustment keeps "some run gains" honest.
+    """
+    out = table.copy()
+    out["p_holm"] = holm(out.p.to_numpy())
+    out["m"] = len(out)
+    out["outcome"] = [_outcome(d, p) for d, p in zip(out.change, out.p_holm)]
+    return out
+
+
+def outcome_status(outcomes) -> str:
+    """A summary status from outcomes: every case holds -> reproduced; some -> partly; none -> not reproduced."""
+    outcomes = list(outcomes)
+    for o in outcomes:
+        if o not in OUTCOMES:
+            raise ValueError(f"outcome {o!r} not one of {OUTCOMES}")
+    if outcomes and all(o == HOLDS for o in outcomes):
+        return "reproduced"
+    return "partly" if any(o == HOLDS for o in outcomes) else "not reproduced"
+
+
+def fmt_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def effect(row, unit: str = "points") -> str:
+    """'+10.0 points [+2.0, +18.0], Holm p = 0.012, m = 56' from a row with difference/low/high/p_holm/m."""
+    scale = 100 if unit == "points" else 1
+    text = f"{row.difference * scale:+.1f} {unit} [{row.low * scale:+.1f}, {row.high * scale:+.1f}]"
+    if hasattr(row, "p_holm") and hasattr(row, "m"):
+        return text + f", Holm {fmt_p(row.p_holm)}, m = {int(row.m)}"
+    return text + f", {fmt_p(row.p)}"

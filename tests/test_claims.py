@@ -1,0 +1,110 @@
+"""The claims module on synthetic sweeps whose answer is known: each claim reaches each of its outcomes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from svd_icl import claims
+from svd_icl.claims import FAILS, HOLDS, INCONCLUSIVE
+
+N = 200
+LABELS = np.array([0, 1] * (N // 2))
+NUM_LAYERS = {"m": 4}
+
+
+def point(layer, module, xi, accuracy, shots=10, seed=0, task="sst2"):
+    """A stored point whose first ``accuracy * N`` queries (in a seeded order) are right."""
+    rng = np.random.default_rng(seed)
+    right = np.zeros(N, bool)
+    right[rng.permutation(N)[: int(round(accuracy * N))]] = True
+    pred = np.where(right, LABELS, 1 - LABELS)
+    return {
+        "model": "m",
+        "task": task,
+        "shots": shots,
+        "layer": layer,
+        "module": module,
+        "clip_rate": xi,
+        "accuracy": right.mean(),
+        "majority_rate": 0.5,
+        "predictions": pred.tolist(),
+        "labels": LABELS.tolist(),
+    }
+
+
+def sweep(unpruned, deep, shallow, shots=10, seed=0):
+    """Layers 0 (shallow) and 3 (deep); every pruned point of a layer at the given accuracy."""
+    rows = [point(0, "mlp", 0.0, unpruned, shots, seed)]
+    for xi in (0.5, 0.9, 0.99):
+        # the same seed as the unpruned point: a point right on more queries is right on a superset of them
+        rows.append(point(0, "mlp", xi, shallow, shots, seed))
+        rows.append(point(3, "mlp", xi, deep, shots, seed))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("deep,outcome", [(0.85, HOLDS), (0.72, INCONCLUSIVE), (0.60, FAILS)])
+def test_can_improve_reaches_each_outcome(deep, outcome):
+    tests = claims.point_tests(sweep(0.70, deep, 0.5), ["model", "task"])
+    verdict = claims.can_improve(tests, ["model", "task"]).iloc[0]
+    assert verdict.outcome == outcome
+    assert verdict.m == 6  # the search: 2 layers x 3 clip rates, all Holm-adjusted together
+
+
+def test_holm_turns_a_single_marginal_gain_into_inconclusive():
+    # +8 points on 200 queries, all discordant pairs in favour: raw p ~ 0.0001 would survive; make it marginal
+    s = sweep(0.70, 0.70, 0.70)
+    s.loc[s.index[-1]] = point(3, "mlp", 0.99, 0.745)  # +4.5 points: raw p = 2 * 0.5^9 ~ 0.004, times 6 > 0.02
+    tests = claims.point_tests(s, ["model", "task"])
+    best = tests.sort_values("difference").iloc[-1]
+    assert best.p < 0.01 and best.p_holm > best.p * 5
+
+
+@pytest.mark.parametrize("deep,shallow,outcome", [(0.8, 0.5, HOLDS), (0.5, 0.8, FAILS), (0.7, 0.7, INCONCLUSIVE)])
+def test_depth_stability_outcomes(deep, shallow, outcome):
+    v = claims.depth_stability(sweep(0.8, deep, shallow), ["model", "task"], NUM_LAYERS).iloc[0]
+    assert v.outcome == outcome
+
+
+@pytest.mark.parametrize("unpruned,shallow,outcome", [(0.9, 0.52, HOLDS), (0.9, 0.8, FAILS), (0.53, 0.5, INCONCLUSIVE)])
+def test_shallow_collapse_outcomes(unpruned, shallow, outcome):
+    v = claims.shallow_collapse(sweep(unpruned, unpruned, shallow), ["model", "task"], NUM_LAYERS).iloc[0]
+    assert v.outcome == outcome
+
+
+def test_collapse_is_judged_against_the_majority_rate_not_one_over_k():
+    s = sweep(0.9, 0.9, 0.8)
+    s["majority_rate"] = 0.8  # a skewed split: 80% is what always answering the majority label scores
+    v = claims.shallow_collapse(s, ["model", "task"], NUM_LAYERS).iloc[0]
+    assert v.baseline == 0.8 and v.outcome == HOLDS
+
+
+def test_shots_help_and_collapse_grow_with_shots():
+    many = sweep(0.9, 0.9, 0.5, shots=10)
+    few = sweep(0.6, 0.6, 0.58, shots=0)
+    both = pd.concat([few, many], ignore_index=True)
+    assert claims.shots_help(both).iloc[0].outcome == HOLDS
+    assert claims.collapse_grows_with_shots(both, NUM_LAYERS).iloc[0].outcome == HOLDS
+    reversed_ = pd.concat([sweep(0.9, 0.9, 0.5, shots=0), sweep(0.6, 0.6, 0.58, shots=10)], ignore_index=True)
+    assert claims.shots_help(reversed_).iloc[0].outcome == FAILS
+    assert claims.collapse_grows_with_shots(reversed_, NUM_LAYERS).iloc[0].outcome == FAILS
+
+
+def test_prompt_variant_is_chosen_on_validation_not_test():
+    def row(variant, split, acc):
+        return {**point(0, "mlp", 0.0, acc), "variant": variant, "split": split}
+
+    table = pd.DataFrame(
+        [row("a", "validation", 0.9), row("a", "test", 0.6), row("b", "validation", 0.7), row("b", "test", 0.95)]
+    )
+    assert claims.choose_variant(table) == "a"  # although b is better on test
+    t = claims.variant_tests(table, "a").iloc[0]
+    assert t.variant == "b" and t.difference > 0 and t.m == 1
+
+
+def test_collapsed_and_status():
+    assert claims.collapsed([0.02, 0.98]) == 1 and claims.collapsed([0.4, 0.6]) is None
+    assert claims.outcome_status([HOLDS, HOLDS]) == "reproduced"
+    assert claims.outcome_status([HOLDS, INCONCLUSIVE]) == "partly"
+    assert claims.outcome_status([FAILS, INCONCLUSIVE]) == "not reproduced"
+    with pytest.raises(ValueError, match="outcome 'maybe'"):
+        claims.outcome_status(["maybe"])
