@@ -29,11 +29,18 @@ from svd_icl.conditioning import condition_numbers
 from svd_icl.evaluation import EvalResult, FastEvaluator
 from svd_icl.prompts import encode
 from svd_icl.pruning import Pruner
+from svd_icl.results import FORMAT_VERSION, ResultStore
 from svd_icl.svd import check_clip_rate, rank_for_clip_rate
+from svd_icl.sweep import DEFAULT_CLIP_RATES, model_settings
 from svd_icl.tasks import get_task, prepare
 
-DEFAULT_GRID = (0.0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995)
+DEFAULT_GRID = DEFAULT_CLIP_RATES
 AGGREGATES = ("max", "mean")
+# Everything that changes an Algorithm 1 run's numbers; a stored run is reused only when all of them match.
+KEY_FIELDS = (
+    "format", "model", "task", "module", "seed", "k", "aggregate", "shots", "n_validation", "n_test", "grid",
+    "order", "label_words", "dtype", "device",
+)  # fmt: skip
 
 
 def layer_scores(cond: pd.DataFrame, module: str, aggregate: str = "max") -> pd.Series:
@@ -106,6 +113,10 @@ class Algorithm1Result:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def record(self) -> dict:
+        """The run as a results-file record: its key fields at the top level, then everything else."""
+        return {**self.settings, **self.to_dict()}
+
 
 Evaluate = Callable[[str, int, str, list[float]], dict[float, EvalResult]]
 
@@ -137,6 +148,55 @@ def parameters_saved(model: PreTrainedModel, layer: int, module: str, clip_rate:
         total += m * n
         saved += max(0, m * n - r * (m + n))
     return saved, total
+
+
+def run_key(
+    model: PreTrainedModel,
+    model_name: str,
+    task: str,
+    module: str,
+    k: int,
+    aggregate: str,
+    grid: tuple[float, ...],
+    shots: int | None,
+    seed: int,
+    n_validation: int | None,
+    n_test: int | None,
+) -> dict:
+    """The :data:`KEY_FIELDS` of a run (without ``format``, which the results store adds)."""
+    t = get_task(task)
+    return {
+        "model": model_name,
+        "task": task,
+        "module": module,
+        "seed": seed,
+        "k": k,
+        "aggregate": aggregate,
+        "shots": t.shots if shots is None else int(shots),
+        "n_validation": n_validation,
+        "n_test": n_test,
+        "grid": [float(x) for x in grid],
+        "order": "shuffled",
+        "label_words": "/".join(t.label_words),
+        **model_settings(model),
+    }
+
+
+def run_or_reuse(store: ResultStore, model: PreTrainedModel, tokenizer, model_name: str, task: str, module: str,
+                 seed: int, **kwargs) -> dict:
+    """Algorithm 1 for one (task, module, seed), reusing the run stored under the same key in ``store``."""
+    key = run_key(
+        model, model_name, task, module, kwargs.get("k", 3), kwargs.get("aggregate", "max"),
+        tuple(kwargs.get("grid", DEFAULT_GRID)), kwargs.get("shots"), seed, kwargs.get("n_validation"),
+        kwargs.get("n_test"),
+    )  # fmt: skip
+    wanted = store.key({"format": FORMAT_VERSION, **key})
+    for rec in store.records():
+        if store.key(rec) == wanted:
+            return rec
+    res = algorithm1(model, tokenizer, model_name, task, module, seed=seed, **kwargs)
+    store.append(res.record())
+    return {"format": FORMAT_VERSION, **res.record()}
 
 
 def algorithm1(
@@ -174,7 +234,7 @@ def algorithm1(
     xi_star = best_clip_rate(validation)
     test = evaluate("test", layer, module, sorted({0.0, xi_star}))
     saved, total = parameters_saved(model, layer, module, xi_star) if xi_star > 0 else (0, 0)
-    settings = {"shots": shots, "seed": seed, "n_validation": n_validation, "n_test": n_test, "grid": list(grid)}
+    settings = run_key(model, model_name, task, module, k, aggregate, grid, shots, seed, n_validation, n_test)
     return Algorithm1Result(
         model_name,
         task,

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seed", type=int, default=0, help="fixes demonstrations and subsamples")
     sw.add_argument("--split", default="test", choices=["validation", "test"])
     sw.add_argument("--n", type=int, default=None, help="evaluate the first n (seeded) rows of the split")
+    sw.add_argument("--order", default="shuffled", choices=["shuffled", "interleaved"], help="demonstration order")
+    sw.add_argument("--label-words", default=None, help="comma list, one per class (default: the task's)")
     sw.add_argument("--batch-size", type=int, default=16)
     sw.add_argument(
         "--data-dir", default=None, help="directory of <task>/<split>.jsonl (default: $SVD_ICL_DATA or Hub)"
@@ -82,73 +84,156 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose values may start with a minus sign ("--layers -1,0"): argparse would read "-1,0" as an option.
+LIST_OPTIONS = ("--layers", "--clip-rates")
+
+
+def _join_list_values(argv: list[str]) -> list[str]:
+    """Rewrite ``--layers -1,0`` as ``--layers=-1,0`` so that argparse takes the value as the option's."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in LIST_OPTIONS and i + 1 < len(argv):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def _check_count(value: int | None, option: str, minimum: int = 1) -> None:
+    if value is not None and value < minimum:
+        raise ValueError(f"{option} {value}: must be an integer >= {minimum}" + (" (or leave it out for all)"
+                                                                              if option.startswith("--n") else ""))
+
+
+def _sweep(args) -> int:
+    from svd_icl.models import load_model
+    from svd_icl.results import ResultStore
+    from svd_icl.sweep import KEY_FIELDS, SweepConfig, run_sweep
+
+    _check_count(args.n, "--n")
+    _check_count(args.shots, "--shots", 0)
+    _check_count(args.batch_size, "--batch-size")
+    modules = [m.strip() for m in args.modules.split(",") if m.strip()]
+    if not modules:
+        raise ValueError(f"--modules {args.modules!r}: give a comma list of attn, mlp, all or matrix names")
+    config = SweepConfig(
+        model=args.model,
+        task=args.task,
+        layers=args.layers,
+        modules=modules,
+        clip_rates=args.clip_rates,
+        shots=args.shots,
+        seed=args.seed,
+        split=args.split,
+        n=args.n,
+        batch_size=args.batch_size,
+        data_root=args.data_dir,
+        order=args.order,
+        label_words=tuple(args.label_words.split(",")) if args.label_words else None,
+    )
+    for note in config.check():
+        print(f"svd-icl: note: {note}", file=sys.stderr)
+    _check_out(args.out)
+    ResultStore(args.out, KEY_FIELDS).records()  # refuse a foreign file before loading anything
+    _check_data(config.task, config.seed, args.data_dir)
+    model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
+    frame = run_sweep(model, tok, config, args.out)
+    cols = ["layer", "module", "clip_rate", "accuracy", "majority_rate", "macro_f1", "ties"]
+    print(frame[cols].to_string(index=False))
+    return 0
+
+
+def _algorithm1(args) -> int:
+    import json
+
+    from svd_icl.algorithm1 import KEY_FIELDS as A1_KEY
+    from svd_icl.algorithm1 import algorithm1
+    from svd_icl.models import load_model
+    from svd_icl.results import ResultStore
+    from svd_icl.svd import check_clip_rate
+
+    _check_count(args.n_validation, "--n-validation")
+    _check_count(args.n_test, "--n-test")
+    _check_count(args.shots, "--shots", 0)
+    _check_count(args.k, "--k")
+    _check_count(args.batch_size, "--batch-size")
+    if not args.clip_rates:
+        raise ValueError("--clip-rates is empty: give at least one clip rate in [0, 1)")
+    for xi in args.clip_rates:
+        check_clip_rate(xi)
+    store = None
+    if args.out:
+        _check_out(args.out)
+        store = ResultStore(args.out, A1_KEY, kind="algorithm1")
+        store.records()
+    _check_data(args.task, args.seed, args.data_dir, args.n_validation, args.n_test)
+    model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
+    res = algorithm1(
+        model,
+        tok,
+        args.model,
+        args.task,
+        args.module,
+        k=args.k,
+        aggregate=args.aggregate,
+        grid=tuple(args.clip_rates),
+        shots=args.shots,
+        seed=args.seed,
+        n_validation=args.n_validation,
+        n_test=args.n_test,
+        data_root=args.data_dir,
+        batch_size=args.batch_size,
+    )
+    print(json.dumps(res.row(), indent=2))
+    if store is not None:
+        store.append(res.record())
+    return 0
+
+
+def _cond(args) -> int:
+    from svd_icl.conditioning import condition_numbers
+    from svd_icl.models import load_model
+
+    out = _check_out(args.out)
+    model, _ = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
+    condition_numbers(model).to_csv(out, index=False)
+    print(f"wrote {out}")
+    return 0
+
+
+def _check_out(path: str):
+    """Every command treats ``--out`` alike: missing parents are created; a directory or unwritable path is refused."""
+    from svd_icl.results import check_writable
+
+    return check_writable(path, "--out")
+
+
+def _check_data(task: str, seed: int, data_dir: str | None, n_validation=None, n_test=None) -> None:
+    """Load and check the task's data (files, fields, split sizes) before a model is loaded."""
+    from svd_icl.tasks import get_task, query_rows
+
+    get_task(task)
+    query_rows(task, seed, n_validation, n_test, data_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; user errors print ``svd-icl: error: ...`` and return 2, before any model is loaded."""
+    argv = _join_list_values(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
-    from svd_icl.models import load_model  # heavy imports after argument errors are reported
-
+    commands = {"sweep": _sweep, "algorithm1": _algorithm1, "cond": _cond}
     try:
-        if args.command == "sweep":
-            from svd_icl.sweep import SweepConfig, run_sweep
-
-            modules = [m.strip() for m in args.modules.split(",") if m.strip()]
-            config = SweepConfig(
-                args.model,
-                args.task,
-                args.layers,
-                modules,
-                args.clip_rates,
-                args.shots,
-                args.seed,
-                args.split,
-                args.n,
-                args.batch_size,
-                args.data_dir,
-            )
-            from svd_icl.tasks import get_task
-
-            get_task(config.task)  # fail on a bad task before loading a model
-            model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
-            frame = run_sweep(model, tok, config, args.out)
-            cols = ["layer", "module", "clip_rate", "accuracy", "macro_f1", "ties"]
-            print(frame[cols].to_string(index=False))
-        elif args.command == "algorithm1":
-            import json
-
-            from svd_icl.algorithm1 import algorithm1
-            from svd_icl.tasks import get_task
-
-            get_task(args.task)
-            model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
-            res = algorithm1(
-                model,
-                tok,
-                args.model,
-                args.task,
-                args.module,
-                args.k,
-                args.aggregate,
-                tuple(args.clip_rates),
-                args.shots,
-                args.seed,
-                args.n_validation,
-                args.n_test,
-                args.data_dir,
-                args.batch_size,
-            )
-            print(json.dumps(res.row(), indent=2))
-            if args.out:
-                with open(args.out, "a") as fh:
-                    fh.write(json.dumps(res.to_dict()) + "\n")
-        elif args.command == "cond":
-            from svd_icl.conditioning import condition_numbers
-
-            model, _ = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
-            condition_numbers(model).to_csv(args.out, index=False)
-            print(f"wrote {args.out}")
-    except (ValueError, FileNotFoundError) as exc:
+        return commands[args.command](args)
+    except (ValueError, FileNotFoundError) as exc:  # includes models.ModelLoadError
         print(f"svd-icl: error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:
+        print("svd-icl: interrupted; finished points are saved, rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception:
+        print("svd-icl: internal error (a bug, not your input); please report it with this traceback:", file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":

@@ -153,6 +153,10 @@ def _quiet_loading() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+class ModelLoadError(ValueError):
+    """A model that cannot be loaded: the message names it and the ways to fix it."""
+
+
 def load_model(
     name: str,
     dtype: torch.dtype = torch.float32,
@@ -172,12 +176,21 @@ def load_model(
     kwargs = {"dtype": dtype, "trust_remote_code": trust_remote_code}
     if device_map is not None:
         kwargs["device_map"] = device_map
-    with _quiet_loading():
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    try:
+        with _quiet_loading():
+            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:  # offline Hub id, missing files, unknown architecture
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        known = ", ".join(BUNDLED)
+        raise ModelLoadError(
+            f"cannot load model {name!r} ({reason[:160]}); use a bundled name ({known}), a local directory with "
+            "config.json, tokenizer and safetensors weights, or a Hub id already in the Hugging Face cache "
+            "(set HF_HUB_OFFLINE=1 when offline)"
+        ) from None
     if device_map is None:
         model.to(device)
     model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
