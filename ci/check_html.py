@@ -1,6 +1,8 @@
 """Open each notebook page of the built book in headless Chromium and check what a reader sees.
 
-A page passes when it shows every figure its executed notebook produced (``<img>`` elements that
+A page passes when it shows every table its executed notebook produced (HTML tables, Markdown pipe tables),
+with no pipe-table separator left as raw text, every link to another chapter that its outputs hold, every
+figure its executed notebook produced (``<img>`` elements that
 loaded: ``complete`` with a non-zero natural width) and, when the notebook's text has math, typeset
 formulas (``mjx-container`` elements in the live DOM: math rendered by the locally served MathJax,
 without network).  We drive Chromium through
@@ -14,12 +16,14 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -31,6 +35,10 @@ PROBE = """(() => {
     math: document.querySelectorAll('mjx-container').length,
     images: imgs.map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0})),
     mathjax_errors: document.querySelectorAll('mjx-merror').length,
+    tables: document.querySelectorAll('article table, main table').length,
+    pipe_rows: (document.querySelector('article, main') || document.body).innerText
+      .split('\\n').filter(l => /\\|\\s*[-\u2014\u2013:]{3,}\\s*\\|/.test(l)).length,
+    links: Array.from(document.querySelectorAll('article a[href], main a[href]')).map(a => a.getAttribute('href')),
   });
 })()"""
 
@@ -112,14 +120,68 @@ def inspect(dev: DevTools, path: Path, timeout: float = 30.0) -> dict:
     return result
 
 
-def expected(notebook: Path) -> tuple[int, int]:
-    """(figures, formulas) a reader must see: image outputs of the executed notebook; 1 if its text has math."""
+PIPE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$", re.M)
+PAGE_LINK = re.compile(r"""href=["']([A-Za-z0-9_]+\.html)["']|\]\(([A-Za-z0-9_]+\.html)\)""")
+
+
+@dataclass
+class Need:
+    """What a page must show, read from its executed notebook."""
+
+    images: int = 0
+    math: int = 0
+    tables: int = 0
+    links: set[str] = field(default_factory=set)
+
+
+def expected(notebook: Path) -> Need:
+    """Figures (image outputs), math (1 if the text has any), tables (HTML tables in outputs and pipe tables in
+    Markdown cells or Markdown outputs) and links to other pages (in outputs) of the executed notebook."""
     nb = nbformat.read(notebook, as_version=4)
-    images = sum(
-        1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})
-    )
-    math = any("$" in c.source for c in nb.cells if c.cell_type == "markdown")
-    return images, int(math)
+    need = Need()
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            need.math = need.math or int("$" in c.source)
+            need.tables += len(PIPE_SEPARATOR.findall(c.source))
+            continue
+        if c.cell_type != "code" or "remove-output" in c.metadata.get("tags", []) or "remove-cell" in c.metadata.get(
+            "tags", []
+        ):
+            continue
+        for o in c.get("outputs", []):
+            data = o.get("data", {})
+            need.images += "image/png" in data
+            html = "".join(data.get("text/html", ""))
+            markdown = "".join(data.get("text/markdown", ""))
+            if html:
+                need.tables += html.count("<table")
+            elif markdown:
+                need.tables += len(PIPE_SEPARATOR.findall(markdown))
+            for m in PAGE_LINK.finditer(html or markdown):
+                need.links.add(m.group(1) or m.group(2))
+    return need
+
+
+def problems(found: dict, need: Need) -> list[str]:
+    """What a reader would miss on the page: each a short phrase; empty when the page is fine."""
+    out = []
+    if found["math"] < need.math:
+        out.append("no typeset math")
+    if len(found["images"]) < need.images:
+        out.append(f"{len(found['images'])} of {need.images} figures")
+    broken = [img["src"] for img in found["images"] if not img["ok"]]
+    if broken:
+        out.append(f"{len(broken)} broken images")
+    if found["mathjax_errors"]:
+        out.append(f"{found['mathjax_errors']} MathJax errors")
+    if found.get("tables", 0) < need.tables:
+        out.append(f"{found.get('tables', 0)} of {need.tables} tables")
+    if found.get("pipe_rows", 0):
+        out.append(f"{found['pipe_rows']} pipe-table separator rows shown as text (a table not rendered)")
+    missing = sorted(need.links - {h.split("#")[0] for h in found.get("links", [])})
+    if missing:
+        out.append(f"links missing to {', '.join(missing)}")
+    return out
 
 
 def main() -> None:
@@ -140,20 +202,14 @@ def main() -> None:
         dev.call("Page.enable")
         for i, page in enumerate(pages):
             found = inspect(dev, page)
-            min_images, min_math = expected(args.build_dir / "src" / "notebooks" / f"{page.stem}.ipynb")
-            broken = [img["src"] for img in found["images"] if not img["ok"]]
-            ok = (
-                found["math"] >= min_math
-                and len(found["images"]) >= min_images
-                and not broken
-                and found["mathjax_errors"] == 0
-            )
+            need = expected(args.build_dir / "src" / "notebooks" / f"{page.stem}.ipynb")
+            wrong = problems(found, need)
             print(
-                f"{'ok  ' if ok else 'FAIL'} {page.name}: {found['math']} typeset formulas (need {min_math}), "
-                f"{len(found['images'])} images (need {min_images}), {len(broken)} broken, "
-                f"{found['mathjax_errors']} MathJax errors"
+                f"{'FAIL' if wrong else 'ok  '} {page.name}: {found['math']} typeset formulas (need {need.math}), "
+                f"{len(found['images'])} images (need {need.images}), {found['tables']} tables (need {need.tables}), "
+                f"{len(need.links)} page links checked" + (f" -- {'; '.join(wrong)}" if wrong else "")
             )
-            if not ok:
+            if wrong:
                 failures.append(page.name)
             if i == 0 and args.screenshot:
                 shot = dev.call("Page.captureScreenshot", format="png")

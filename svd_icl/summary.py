@@ -6,6 +6,7 @@ notebook only reads them back. So a status can never disagree with the chapter t
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -45,3 +46,36 @@ def collect(results_dir: str | Path, chapters: list[str]) -> pd.DataFrame:
             continue
         rows += [{"chapter": chapter, **c} for c in json.loads(path.read_text())]
     return pd.DataFrame(rows)
+
+
+STATUS_STYLE = {
+    "reproduced": ("✔", "#1a7f37"),
+    "partly": ("◐", "#9a6700"),
+    "not reproduced": ("✘", "#cf222e"),
+    "missing": ("?", "#57606a"),
+}
+
+
+def claims_html(table: pd.DataFrame, links: dict[str, str]) -> str:
+    """The collected claims as an HTML table (a Markdown table in an output is not rendered by Jupyter Book):
+    status as a coloured symbol and word, the chapter as a link, rows in chapter order, a count by status above."""
+    rows = []
+    for r in table.itertuples():
+        symbol, colour = STATUS_STYLE.get(r.status, ("", "inherit"))
+        rows.append(
+            {
+                "Claim": html.escape(str(r.claim)),
+                "Paper": html.escape(str(r.paper)),
+                "Status": f'<span style="color:{colour};font-weight:bold">{symbol}&nbsp;{html.escape(r.status)}</span>',
+                "Evidence": html.escape(str(r.evidence)),
+                "Chapter": f'<a href="{html.escape(links[r.chapter])}">{html.escape(r.chapter)}</a>',
+            }
+        )
+    counts = table.status.value_counts()
+    head = " · ".join(
+        f'<span style="color:{STATUS_STYLE[s][1]}">{STATUS_STYLE[s][0]} {s}: {counts[s]}</span>'
+        for s in STATUS_STYLE
+        if s in counts
+    )
+    body = pd.DataFrame(rows).to_html(escape=False, index=False, border=0, classes="svd-icl-claims")
+    return f"<p>{head}</p>\n{body}"

@@ -1,10 +1,13 @@
 """Notebooks are committed as sources: no outputs, a tagged parameters cell, and a file per profile."""
 
+import ast
 import json
+import logging
 from pathlib import Path
 
 import pytest
 import yaml
+from papermill import inspect_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -28,14 +31,34 @@ def test_parameters_cell_and_profiles(path):
     nb = json.loads(path.read_text())
     params = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
-    source = "".join(params[0]["source"])
-    names = {line.split("=")[0].strip() for line in source.splitlines() if "=" in line and not line.startswith("#")}
+    names = set(inspect_notebook(str(path)))  # what papermill --help-notebook lists
+    assigned = {
+        t.id for node in ast.parse("".join(params[0]["source"])).body for t in _targets(node)
+    }  # every name the cell assigns, by Python's own parser
+    assert names == assigned, f"papermill cannot parse parameters {sorted(assigned - names)} of {path.name}"
     assert "results_dir" in names
     for profile in ("smoke", "paper"):
         pfile = ROOT / "params" / path.stem / f"{profile}.yaml"
         assert pfile.exists(), f"missing profile {pfile}"
         unknown = set(yaml.safe_load(pfile.read_text()) or {}) - names
         assert not unknown, f"{pfile.name} sets parameters the notebook does not have: {sorted(unknown)}"
+
+
+def _targets(node: ast.stmt) -> list[ast.Name]:
+    if isinstance(node, ast.AnnAssign):
+        return [node.target]
+    if isinstance(node, ast.Assign):
+        return [t for t in node.targets if isinstance(t, ast.Name)]
+    return []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_infers_every_parameter_type_without_warning(path, caplog):
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        params = inspect_notebook(str(path))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    untyped = [n for n, p in params.items() if p["inferred_type_name"] in ("None", "", None)]
+    assert not untyped, f"{path.name}: give these parameters a type annotation: {untyped}"
 
 
 def test_every_notebook_is_in_the_book():
