@@ -21,6 +21,9 @@ rm -rf "$src" && mkdir -p "$src/notebooks"
 cp _config.yml _toc.yml "$src/" && cp -r book "$src/"
 
 
+# The Evaluation chapter shows each task's exact prompt, rendered by the code from the data.
+python -c "from svd_icl.prompts import prompt_examples_markdown as p; print(p())" > "$src/book/prompt_examples.inc"
+
 # Convert the bundled GGUF models to safetensors once (cached in ~/.cache/svd_icl), before any notebook needs them.
 [ "$profile" = paper ] || python -m svd_icl.models prepare
 

@@ -25,7 +25,7 @@ import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from svd_icl.architectures import architecture_for, decoder_layers, select_matrices, weight_view
-from svd_icl.conditioning import condition_numbers
+from svd_icl.conditioning import DEFAULT_AGGREGATE, condition_numbers, layer_condition
 from svd_icl.evaluation import EvalResult, FastEvaluator
 from svd_icl.prompts import encode
 from svd_icl.pruning import Pruner
@@ -35,7 +35,6 @@ from svd_icl.sweep import DEFAULT_CLIP_RATES, model_settings
 from svd_icl.tasks import get_task, prepare
 
 DEFAULT_GRID = DEFAULT_CLIP_RATES
-AGGREGATES = ("max", "mean")
 # Everything that changes an Algorithm 1 run's numbers; a stored run is reused only when all of them match.
 KEY_FIELDS = (
     "format", "model", "task", "module", "seed", "k", "aggregate", "shots", "n_validation", "n_test", "grid",
@@ -43,17 +42,12 @@ KEY_FIELDS = (
 )  # fmt: skip
 
 
-def layer_scores(cond: pd.DataFrame, module: str, aggregate: str = "max") -> pd.Series:
-    """Per-layer condition number of ``module`` ("attn"/"mlp"), combining its matrices by ``aggregate``."""
-    if aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate {aggregate!r} not one of {AGGREGATES}")
-    sub = cond[cond.module == module]
-    if sub.empty:
-        raise ValueError(f"no condition numbers for module {module!r}; modules present: {sorted(cond.module.unique())}")
-    return sub.groupby("layer").cond.agg(aggregate)
+def layer_scores(cond: pd.DataFrame, module: str, aggregate: str = DEFAULT_AGGREGATE) -> pd.Series:
+    """Per-layer condition number of ``module``: :func:`svd_icl.conditioning.layer_condition` (one home)."""
+    return layer_condition(cond, module, aggregate)
 
 
-def select_layer(cond: pd.DataFrame, module: str, k: int, aggregate: str = "max") -> tuple[int, list[int]]:
+def select_layer(cond: pd.DataFrame, module: str, k: int, aggregate: str = DEFAULT_AGGREGATE) -> tuple[int, list[int]]:
     """The deepest layer among the ``k`` with the largest condition numbers; also returns those ``k`` layers."""
     scores = layer_scores(cond, module, aggregate)
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= len(scores):
@@ -182,8 +176,9 @@ def run_key(
     }
 
 
-def run_or_reuse(store: ResultStore, model: PreTrainedModel, tokenizer, model_name: str, task: str, module: str,
-                 seed: int, **kwargs) -> dict:
+def run_or_reuse(
+    store: ResultStore, model: PreTrainedModel, tokenizer, model_name: str, task: str, module: str, seed: int, **kwargs
+) -> dict:
     """Algorithm 1 for one (task, module, seed), reusing the run stored under the same key in ``store``."""
     key = run_key(
         model, model_name, task, module, kwargs.get("k", 3), kwargs.get("aggregate", "max"),

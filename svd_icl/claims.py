@@ -55,21 +55,19 @@ def _unpruned(g: pd.DataFrame) -> pd.Series:
     return base.iloc[0]
 
 
-def point_tests(sweeps: pd.DataFrame, group: list[str]) -> pd.DataFrame:
-    """Every pruned point against its group's unpruned point on the same queries, Holm-adjusted within the group.
+def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None = None) -> pd.DataFrame:
+    """Every pruned point against its group's unpruned point on the same queries, Holm-adjusted over its family.
 
     One row per pruned point: the paired difference in accuracy, its 95% interval, the raw and adjusted p-value
-    and ``m``, the number of pruned points in the group (the size of the search).
+    and ``m``, the number of pruned points in the family (the size of the search). ``family`` (default: ``group``)
+    is a coarser grouping when one claim spans several reference points, e.g. all shot numbers of a model.
     """
     rows = []
     for key, g in sweeps.groupby(group, sort=False):
         g = g.sort_values(["layer", "module", "clip_rate"])
-        ref = _unpruned(g)
-        base = correctness(ref)
-        pruned = g[g.clip_rate > 0]
-        tests = [paired_comparison(base, correctness(r)) for _, r in pruned.iterrows()]
-        adjusted = holm([t.p_value for t in tests])
-        for (_, r), t, p_adj in zip(pruned.iterrows(), tests, adjusted):
+        base = correctness(_unpruned(g))
+        for _, r in g[g.clip_rate > 0].iterrows():
+            t = paired_comparison(base, correctness(r))
             rows.append(
                 {
                     **dict(zip(group, key if isinstance(key, tuple) else (key,))),
@@ -82,11 +80,15 @@ def point_tests(sweeps: pd.DataFrame, group: list[str]) -> pd.DataFrame:
                     "low": t.low,
                     "high": t.high,
                     "p": t.p_value,
-                    "p_holm": float(p_adj),
-                    "m": len(tests),
                 }
             )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    by = family or group
+    out["p_holm"] = out.groupby(by, sort=False).p.transform(lambda p: holm(p.to_numpy()))
+    out["m"] = out.groupby(by, sort=False).p.transform("size")
+    return out
 
 
 def can_improve(tests: pd.DataFrame, group: list[str]) -> pd.DataFrame:
@@ -327,3 +329,73 @@ def effect(row, unit: str = "points") -> str:
     if hasattr(row, "p_holm") and hasattr(row, "m"):
         return text + f", Holm {fmt_p(row.p_holm)}, m = {int(row.m)}"
     return text + f", {fmt_p(row.p)}"
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def describe_fig1(improve: pd.Series, depth: pd.Series, collapse: pd.Series) -> str:
+    """One generated paragraph per (model, task): the three Fig. 1 claims with their paired effects."""
+    best = (
+        f"best point layer {improve.best_layer} {str(improve.best_module).upper()} ξ = {improve.best_clip_rate:g}: "
+        f"{_pct(improve.unpruned)} → {_pct(improve.best_accuracy)}, {effect(improve)}"
+    )
+    return (
+        f"**{improve.model}, {improve.task}** (baseline {_pct(collapse.baseline)} = max(1/K, majority rate)). "
+        f"*Truncation raises accuracy*: **{improve.outcome}** ({best}; {improve.significant_gains} of "
+        f"{int(improve.m)} points significant after Holm). "
+        f"*Deep layers more stable*: **{depth.outcome}** (mean accuracy over pruned points "
+        f"{_pct(depth.deep_mean)} deep vs {_pct(depth.shallow_mean)} shallow, {effect(depth)}). "
+        f"*Shallow layers collapse*: **{collapse.outcome}** (worst shallow point layer {collapse.worst_layer} "
+        f"{str(collapse.worst_module).upper()} ξ = {collapse.worst_clip_rate:g} at {_pct(collapse.worst_accuracy)}, "
+        f"{effect(collapse)}"
+        + (
+            ", but the unpruned model is already within 5 points of the baseline)."
+            if collapse.outcome == INCONCLUSIVE
+            else ")."
+        )
+    )
+
+
+def describe_fig2(help_: pd.Series, improve: pd.DataFrame, depth: pd.DataFrame, grows: pd.Series) -> str:
+    """One generated paragraph per model: Sec. 2.2's claims (a)-(c) with paired effects."""
+    by_shots = ", ".join(f"{k} shots {_pct(v)}" for k, v in help_.accuracy_by_shots.items())
+    per_shot = "; ".join(
+        f"{int(r.shots)} shots: **{r.outcome}** (best {_pct(r.unpruned)} → {_pct(r.best_accuracy)}, {effect(r)})"
+        for r in improve.itertuples()
+    )
+    stable = "; ".join(f"{int(r.shots)} shots: **{r.outcome}** ({effect(r)})" for r in depth.itertuples())
+    losses = ", ".join(f"{k} shots {v * 100:+.1f} points" for k, v in grows.loss_by_shots.items())
+    return (
+        f"**{help_.model}**. (a) *Accuracy grows with shots*: **{help_.outcome}** ({by_shots}; most vs fewest "
+        f"{effect(help_)}). (b) *Truncation can help at every shot number* (Holm over all points of all shot "
+        f"numbers): {per_shot}. *Deep layers more stable*: {stable}. (c) *Fewer shots, slower shallow collapse*: "
+        f"**{grows.outcome}** (mean loss from truncating shallow layers: {losses}; most vs fewest {effect(grows)})."
+    )
+
+
+def describe_variants(
+    table: pd.DataFrame, chosen: str, tests: pd.DataFrame, words_of: dict[str, list[str]], default: str = "ours"
+) -> str:
+    """What each prompt variant does on the test queries, from its predicted-label shares: a variant that answers
+    one label for (nearly) every query is named as collapsed, and its accuracy is that label's share."""
+    test = table[table.split == "test"].set_index("variant")
+    gold = np.asarray(test.iloc[0]["labels"])
+    parts = [
+        f"Chosen on validation: **{chosen}**; the book's default prompt "
+        + (f"({default}) is that choice." if chosen == default else f"({default}) is *not* the validation choice.")
+    ]
+    effects = {r.variant: f" ({effect(r)} against {chosen})" for r in tests.itertuples()}
+    for variant, row in test.iterrows():
+        words = words_of[variant]
+        shares = ", ".join(f"'{w}' {s:.0%}" for w, s in zip(words, row.predicted_shares))
+        top = collapsed(row.predicted_shares)
+        text = f"**{variant}**: {_pct(row.accuracy)} on test{effects.get(variant, '')}; answers {shares}"
+        if top is not None:
+            text += (
+                f" — it gives '{words[top]}' to (nearly) every query, so its accuracy is just the share of that "
+                f"label among the queries ({_pct(float(np.mean(gold == top)))})"
+            )
+        parts.append(text + ".")
+    return " ".join(parts)

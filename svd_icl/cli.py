@@ -103,8 +103,10 @@ def _join_list_values(argv: list[str]) -> list[str]:
 
 def _check_count(value: int | None, option: str, minimum: int = 1) -> None:
     if value is not None and value < minimum:
-        raise ValueError(f"{option} {value}: must be an integer >= {minimum}" + (" (or leave it out for all)"
-                                                                              if option.startswith("--n") else ""))
+        raise ValueError(
+            f"{option} {value}: must be an integer >= {minimum}"
+            + (" (or leave it out for all)" if option.startswith("--n") else "")
+        )
 
 
 def _sweep(args) -> int:

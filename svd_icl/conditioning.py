@@ -72,27 +72,80 @@ def spectra(model: nn.Module, layer: int, module: str = "all", dtype: torch.dtyp
     return pd.concat(frames, ignore_index=True)
 
 
-def depth_and_module_trends(table: pd.DataFrame) -> pd.DataFrame:
-    """Test Fig. 3's two observations on a condition-number table.
+AGGREGATES = ("max", "mean")
+# One aggregation of a module's matrices into a per-layer number, used alike by Figure 3's trend test, its plot,
+# and Algorithm 1's layer choice: the largest condition number among the module's matrices (the worst-conditioned
+# matrix is the one truncation acts on most). ``mean`` is offered as a labelled alternative.
+DEFAULT_AGGREGATE = "max"
 
-    ``mlp_below_attn``: fraction of layers whose MLP geometric-mean cond is below the ATTN one.
-    ``spearman_<module>``: rank correlation between layer index and the module's geometric-mean cond
+
+def layer_condition(table: pd.DataFrame, module: str, aggregate: str = DEFAULT_AGGREGATE) -> pd.Series:
+    """Per-layer condition number of ``module`` ("attn"/"mlp"), combining its matrices by ``aggregate``."""
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate {aggregate!r} not one of {AGGREGATES}")
+    sub = table[table.module == module]
+    if sub.empty:
+        raise ValueError(
+            f"no condition numbers for module {module!r}; modules present: {sorted(table.module.unique())}"
+        )
+    return sub.groupby("layer").cond.agg(aggregate)
+
+
+def depth_and_module_trends(table: pd.DataFrame, aggregate: str = DEFAULT_AGGREGATE) -> pd.DataFrame:
+    """Test Fig. 3's two observations on a condition-number table, per layer with :func:`layer_condition`.
+
+    ``mlp_below_attn``: fraction of layers whose MLP condition number is below the ATTN one.
+    ``spearman_<module>``: rank correlation between layer index and the module's condition number
     (positive: deeper layers are worse conditioned), with its p-value.
     """
     from scipy.stats import spearmanr
 
-    logc = table.assign(logc=np.log(table.cond)).groupby(["layer", "module"]).logc.mean().unstack()
-    out = {"mlp_below_attn": float((logc["mlp"] < logc["attn"]).mean())}
-    for module in ("attn", "mlp"):
-        rho, p = spearmanr(logc.index, logc[module])
+    per_layer = {m: layer_condition(table, m, aggregate) for m in ("attn", "mlp")}
+    out = {"aggregate": aggregate, "mlp_below_attn": float((per_layer["mlp"] < per_layer["attn"]).mean())}
+    for module, series in per_layer.items():
+        rho, p = spearmanr(series.index, series.to_numpy())
         out[f"spearman_{module}"] = float(rho)
         out[f"p_{module}"] = float(p)
     return pd.DataFrame([out])
 
 
+def energy_removed(spec: pd.DataFrame, clip_rates: list[float]) -> pd.DataFrame:
+    """Share of each matrix's squared Frobenius norm that truncation at each clip rate removes, and the largest
+    ratio between consecutive singular values (a spectral gap would single out a natural rank)."""
+    from svd_icl.svd import rank_for_clip_rate
+
+    rows = []
+    for matrix, grp in spec.groupby("matrix", sort=False):
+        sig = np.sort(grp.sigma.to_numpy())[::-1].astype(np.float64)
+        energy = sig**2
+        gap = float(np.max(sig[:-1] / np.maximum(sig[1:], np.finfo(float).tiny))) if len(sig) > 1 else 1.0
+        for xi in clip_rates:
+            r = rank_for_clip_rate((len(sig), len(sig)), xi)
+            rows.append({"layer": int(grp.layer.iloc[0]), "matrix": matrix, "clip_rate": xi,
+                         "energy_removed": float(energy[r:].sum() / energy.sum()), "largest_gap": gap})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def describe_spectra(energy: pd.DataFrame) -> str:
+    """A sentence on how much each clip rate cuts and whether any spectrum has a gap, from :func:`energy_removed`."""
+    by_rate = energy.groupby("clip_rate").energy_removed.agg(["min", "max"])
+    cuts = "; ".join(f"ξ = {xi:g} removes {lo:.1%}-{hi:.1%}" for xi, (lo, hi) in by_rate.iterrows())
+    gap = energy.largest_gap.max()
+    where = energy.loc[energy.largest_gap.idxmax()]
+    gap_text = (
+        f"no spectrum has a gap (the largest ratio between consecutive singular values is {gap:.2f}, in "
+        f"{where.matrix} of layer {where.layer})"
+        if gap < 2
+        else f"the largest ratio between consecutive singular values is {gap:.1f} ({where.matrix}, layer "
+        f"{where.layer}): a gap there would single out a natural rank"
+    )
+    return f"Share of the squared Frobenius norm removed, over the matrices shown: {cuts}. Apart from that, {gap_text}."
+
+
 def describe_trends(model_name: str, trends: pd.Series, alpha: float = 0.05) -> str:
     """One plain sentence per observation of Fig. 3, from a row of :func:`depth_and_module_trends`."""
     share = trends["mlp_below_attn"]
+    how = f"per layer, the {trends['aggregate']} over a module's matrices"
     a = "holds" if share >= 0.9 else ("mostly holds" if share > 0.5 else "does not hold")
     parts = [f"**{model_name}**: (a) MLP better conditioned than ATTN {a} (MLP below ATTN in {share:.0%} of layers)"]
     for module in ("attn", "mlp"):
@@ -102,4 +155,4 @@ def describe_trends(model_name: str, trends: pd.Series, alpha: float = 0.05) -> 
         else:
             trend = "shows no significant depth trend"
         parts.append(f"{module.upper()} {trend} (Spearman rho = {rho:+.2f}, p = {p:.2g})")
-    return parts[0] + "; (b) " + ", ".join(parts[1:]) + "."
+    return parts[0] + "; (b) " + ", ".join(parts[1:]) + f" ({how})."

@@ -8,8 +8,14 @@ import pandas as pd
 MODULE_COLOURS = {"attn": "tab:red", "mlp": "tab:blue"}
 
 
-def condition_numbers_by_layer(table: pd.DataFrame, ax: plt.Axes, title: str | None = None) -> None:
-    """Fig. 3 style: cond per layer, one thin line per matrix, module mean in bold; log scale."""
+def condition_numbers_by_layer(
+    table: pd.DataFrame, ax: plt.Axes, title: str | None = None, aggregate: str | None = None
+) -> None:
+    """Fig. 3 style: cond per layer, one thin line per matrix, the module's per-layer number (the aggregate that
+    the trend test and Algorithm 1 use) in bold; log scale."""
+    from svd_icl.conditioning import DEFAULT_AGGREGATE, layer_condition
+
+    aggregate = aggregate or DEFAULT_AGGREGATE
     for (module, matrix), grp in table.groupby(["module", "matrix"]):
         ax.semilogy(grp.layer, grp.cond, color=MODULE_COLOURS[module], alpha=0.35, lw=1)
         last = grp.iloc[-1]
@@ -21,10 +27,14 @@ def condition_numbers_by_layer(table: pd.DataFrame, ax: plt.Axes, title: str | N
             xytext=(2, 0),
             textcoords="offset points",
         )
-    for module, grp in table.groupby("module"):
-        mean = grp.groupby("layer").cond.apply(lambda s: float(s.prod() ** (1 / len(s))))
+    for module in table.module.unique():
+        per_layer = layer_condition(table, module, aggregate)
         ax.semilogy(
-            mean.index, mean.values, color=MODULE_COLOURS[module], lw=2.2, label=f"{module.upper()} (geometric mean)"
+            per_layer.index,
+            per_layer.values,
+            color=MODULE_COLOURS[module],
+            lw=2.2,
+            label=f"{module.upper()} ({aggregate} over its matrices)",
         )
     ax.set(xlabel="layer", ylabel=r"condition number $\sigma_{max}/\sigma_{min}$")
     if title:
@@ -50,9 +60,17 @@ def spectra_panel(spec: pd.DataFrame, ax: plt.Axes, title: str | None = None) ->
 LAYER_COLOURS = ["tab:blue", "tab:cyan", "tab:orange", "tab:red", "tab:purple", "tab:green"]
 
 
-def sweep_panel(ax: plt.Axes, frame: pd.DataFrame, title: str | None = None, chance: float | None = None) -> None:
+def sweep_panel(
+    ax: plt.Axes,
+    frame: pd.DataFrame,
+    title: str | None = None,
+    chance: float | None = None,
+    majority: float | None = None,
+) -> None:
     """Fig. 1 style: accuracy vs clip rate, one line per layer with its 95% band, unpruned accuracy dashed,
-    each layer's best point starred. Clip rates sit at equal spacing (the paper's grid is far from uniform)."""
+    each layer's best point starred, 1/K dotted and the majority-class rate of the queries dash-dotted (a model
+    that always answers the majority label scores that). Clip rates sit at equal spacing (the paper's grid is far
+    from uniform)."""
     rates = sorted(frame.clip_rate.unique())
     pos = {xi: i for i, xi in enumerate(rates)}
     for k, (layer, grp) in enumerate(frame.groupby("layer")):
@@ -68,8 +86,51 @@ def sweep_panel(ax: plt.Axes, frame: pd.DataFrame, title: str | None = None, cha
     if len(base):
         ax.axhline(base.iloc[0], color="black", ls="--", lw=1, label="unpruned")
     if chance is not None:
-        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+        ax.axhline(chance, color="grey", ls=":", lw=1, label="1/K")
+    if majority is not None and (chance is None or abs(majority - chance) > 1e-9):
+        ax.axhline(majority, color="grey", ls="-.", lw=1, label="majority class")
     ax.set_xticks(range(len(rates)), [f"{xi:g}" for xi in rates], fontsize=7)
     ax.set(xlabel="clip rate ξ", ylabel="accuracy")
     if title:
         ax.set_title(title, fontsize=9)
+
+
+def algorithm1_bars(
+    ours: pd.DataFrame, reported: pd.DataFrame, tasks: list[str], groups: list[tuple[str, str]]
+) -> plt.Figure:
+    """Fig. 4 style: per task, unpruned and pruned test metric of our runs (bar = mean over seeds, whiskers = the
+    seeds' range) beside the paper's reported rows (hatched), with the majority-class rate of our test queries
+    as a dash-dotted line."""
+    paper_groups = [("GPT-J-6B", "MLP"), ("GPT-J-6B", "ATTN"), ("LLaMA2-7B", "MLP"), ("LLaMA2-7B", "ATTN")]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(2.3 * len(tasks), 3.4), sharey=True, squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        ticks = []
+        mine = ours[ours.task == task]
+        for model, module in groups:
+            g = mine[(mine.model == model) & (mine.module == module.upper())]
+            if g.empty:
+                continue
+            x = len(ticks)
+            for j, col in enumerate(["test_unpruned", "test_pruned"]):
+                mean = g[col].mean()
+                ax.bar(x + 0.4 * j, mean, 0.4, color=["#9ecae1", "#2171b5"][j],
+                       yerr=[[mean - g[col].min()], [g[col].max() - mean]], capsize=2)  # fmt: skip
+            ticks.append((x + 0.2, module.upper()))
+        for model, module in paper_groups:
+            r = reported[(reported.task == task) & (reported.model == model) & (reported.module == module)]
+            if r.empty:
+                continue
+            x = len(ticks)
+            for j, col in enumerate(["test_unpruned", "test_pruned"]):
+                ax.bar(x + 0.4 * j, r[col].iloc[0], 0.4, color=["#fdd0a2", "#d94801"][j], hatch="//",
+                       edgecolor="white")  # fmt: skip
+            ticks.append((x + 0.2, f"{model.split('-')[0]} {module}"))
+        if len(mine):
+            ax.axhline(float(mine.majority_rate.iloc[0]), color="grey", ls="-.", lw=1, label="majority class (ours)")
+        ax.set_xticks([p for p, _ in ticks], [t for _, t in ticks], rotation=70, fontsize=6)
+        ax.set_title(task, fontsize=9)
+        ax.set_ylim(0.0, 1.0)
+    axes[0][0].set_ylabel("test metric (accuracy; F1 for COPA)")
+    axes[0][0].legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    return fig

@@ -18,16 +18,23 @@ from filelock import FileLock
 
 
 def cached_table(path: str | Path, settings: dict, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """Load ``path`` (CSV) if it was computed with exactly ``settings``; otherwise compute, save and return it."""
+    """Load ``path`` if it was computed with exactly ``settings``; otherwise compute, save and return it.
+
+    ``.csv`` for flat tables; ``.json`` (records) keeps list-valued columns such as per-query predictions.
+    """
     path = Path(path)
+    as_json = path.suffix == ".json"
     meta = path.with_suffix(".settings.json")
     wanted = json.dumps(settings, sort_keys=True, default=str)
     if path.exists() and meta.exists() and meta.read_text() == wanted:
-        return pd.read_csv(path)
+        return pd.DataFrame(json.loads(path.read_text())) if as_json else pd.read_csv(path)
     table = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    table.to_csv(tmp, index=False)
+    if as_json:
+        tmp.write_text(table.to_json(orient="records"))
+    else:
+        table.to_csv(tmp, index=False)
     tmp.replace(path)
     meta.write_text(wanted)
     return table

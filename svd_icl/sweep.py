@@ -132,9 +132,7 @@ def _common(config: SweepConfig, dtype: str, device: str) -> dict:
     }
 
 
-def saved_points(
-    out: str | Path, config: SweepConfig, dtype: str = "float32", device: str = "cpu"
-) -> pd.DataFrame:
+def saved_points(out: str | Path, config: SweepConfig, dtype: str = "float32", device: str = "cpu") -> pd.DataFrame:
     """The points of ``config`` already in ``out``, without loading the model (a chapter can replot from results).
 
     Negative layers are resolved with the ``num_layers`` stored in each record.
