@@ -123,3 +123,28 @@ def test_cli_unparseable_numbers(checkpoint, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main(args)
     assert "comma-separated integers" in capsys.readouterr().err
+
+
+def test_a_point_is_reused_only_under_the_same_settings(checkpoint, tmp_path):
+    import torch
+
+    from svd_icl.sweep import saved_points
+
+    out = tmp_path / "r.jsonl"
+    tok = tiny_tokenizer()
+    config = SweepConfig("tiny", "sst2", [-1], ["mlp"], [0.0, 0.5], shots=2, n=12, data_root=str(checkpoint / "data"))
+    run_sweep(tiny_model("llama"), tok, config, out, progress=False)
+    run_sweep(tiny_model("llama", dtype=torch.bfloat16), tok, config, out, progress=False)  # another dtype
+    interleaved = SweepConfig(**{**config.__dict__, "order": "interleaved"})
+    run_sweep(tiny_model("llama"), tok, interleaved, out, progress=False)  # another demonstration order
+    worded = SweepConfig(**{**config.__dict__, "label_words": ("bad", "good")})
+    run_sweep(tiny_model("llama"), tok, worded, out, progress=False)  # other label words
+    records = ResultStore(out, KEY_FIELDS).records()
+    assert len(records) == 8  # nothing reused across settings
+    assert {r["dtype"] for r in records} == {"float32", "bfloat16"}
+    # a chapter can replot from the results file alone, without loading a model
+    again = saved_points(out, config, dtype="bfloat16")
+    assert len(again) == 2 and set(again.layer) == {2} and set(again.dtype) == {"bfloat16"}
+    # every point carries its per-query answers, on the same queries for every setting
+    assert all(len(r["predictions"]) == len(r["labels"]) == 12 for r in records)
+    assert len({tuple(r["labels"]) for r in records}) == 1

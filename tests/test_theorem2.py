@@ -78,19 +78,34 @@ def test_covariance_is_that_of_a_b_shot_mean(small_case):
     assert torch.allclose(empirical, _explicit_covariance(stack, H, t, shots), rtol=1e-10, atol=1e-14)
 
 
+def _independent_updates(stack, H):
+    """Without the package's trajectory: each layer's Delta W_t as the explicit sum of Lemma 1 over the tokens that
+    reach it (moved by Eq. (3) written as loops), and I + W_{t-1} as the linear map from the original query to the
+    query entering layer t, read column by column by feeding basis vectors as queries."""
+    D = H.shape[0]
+    demos = [H[:, i].clone() for i in range(H.shape[1] - 1)]
+    queries = [torch.eye(D, dtype=DTYPE)[:, j] for j in range(D)]
+    deltas, maps = [], []
+    for W_V, W_K, W_Q in zip(stack.W_V, stack.W_K, stack.W_Q):
+        maps.append(torch.stack(queries, dim=1))
+        delta = sum(torch.outer(W_V @ h, W_K @ h) for h in demos) @ W_Q
+        deltas.append(delta)
+        queries = [q + delta @ q for q in queries]
+        demos = [h + delta @ h for h in demos]
+    return deltas, maps
+
+
 @pytest.mark.parametrize("approx", APPROXIMATIONS)
 def test_bound_terms_match_direct_computation(small_case, approx):
     stack, H = small_case
     shots, ridge = 2, 1e-3
     terms = bound_terms(stack, H, shots, approx, ridge)
-    traj = trajectory(stack, H)
-    eye = torch.eye(H.shape[0], dtype=DTYPE)
     d = H.shape[0] ** 2
+    deltas, maps = _independent_updates(stack, H)
     for t in range(1, stack.num_layers + 1):
         row = terms.iloc[t - 1]
-        W_prev = traj.W[t - 2] if t > 1 else torch.zeros_like(eye)
-        assert row.delta_W_sq == pytest.approx(float((traj.delta_W[t - 1] ** 2).sum()), rel=1e-12)
-        assert row.resid_sq == pytest.approx(float(((eye + W_prev) ** 2).sum()), rel=1e-12)
+        assert row.delta_W_sq == pytest.approx(float((deltas[t - 1] ** 2).sum()), rel=1e-10)
+        assert row.resid_sq == pytest.approx(float((maps[t - 1] ** 2).sum()), rel=1e-10)
         assert row.G_sq <= row.norm_product * (1 + 1e-12)  # Eq. (19)
         C = _explicit_covariance(stack, H, t, shots)
         eigs = torch.linalg.eigvalsh(C)
@@ -121,7 +136,10 @@ def test_bound_value_and_mean(small_case):
     mean = mean_bound_terms(stack, prompts, shots=2)
     single = [bound_terms(stack, P, 2) for P in prompts]
     assert mean.term.tolist() == pytest.approx([(a + b) / 2 for a, b in zip(single[0].term, single[1].term)])
-    assert bound_value(mean, pool=5, R=2.0) == pytest.approx(2 * math.sqrt(mean.term.sum() / 5))
+    one = pd.DataFrame({"term": [3.0, 1.0]})
+    assert bound_value(one, pool=1) == pytest.approx(2.0)  # sqrt(3 + 1) by hand
+    assert bound_value(mean, pool=5, R=2.0) == pytest.approx(2 * bound_value(mean, pool=5))  # linear in R
+    assert bound_value(mean, pool=20) == pytest.approx(bound_value(mean, pool=5) / 2)  # 1 / sqrt(N)
 
 
 @pytest.mark.parametrize("pool,shots", [(5, 5), (5, 0), (5, 7)])

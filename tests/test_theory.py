@@ -42,11 +42,33 @@ def test_rank_bound_is_tight_when_demos_are_few():
     assert (theorem1_errors(stack, H).rank_delta_W == 2).all()
 
 
-def test_first_gradient_is_delta_w_and_w_accumulates():
+def _query_states_by_sums(stack, H):
+    """The query token after each layer, written out as Eq. (3)'s sum over demonstrations (a loop, not matrices):
+    h_q <- h_q + sum_i W_V h_i <W_K h_i, W_Q h_q>, and each demonstration moves the same way (it attends to the
+    demonstrations, never to the query)."""
+    demos = [H[:, i].clone() for i in range(H.shape[1] - 1)]
+    query = H[:, -1].clone()
+    out = []
+    for W_V, W_K, W_Q in zip(stack.W_V, stack.W_K, stack.W_Q):
+        def update(h, demos=demos, W_V=W_V, W_K=W_K, W_Q=W_Q):
+            return sum(W_V @ d * torch.dot(W_K @ d, W_Q @ h) for d in demos)
+
+        query = query + update(query)
+        demos = [d + update(d) for d in demos]
+        out.append(query)
+    return out
+
+
+def test_implicit_weights_reproduce_an_independent_forward_pass():
+    # Theorem 1: after layer t the query is (I + W_t) h_0, with W_t accumulated from the G_t; checked against the
+    # per-demonstration sums above (no shared code with trajectory or forward). Layer 1: G_1 = Delta W_1.
     stack = random_stack(4, 6, seed=1)
-    traj = trajectory(stack, random_prompt(3, 5, 1, seed=1))
-    torch.testing.assert_close(traj.G[0], traj.delta_W[0])
-    torch.testing.assert_close(traj.W[-1], sum(traj.G))
+    H = random_prompt(3, 5, 1, seed=1)
+    traj = trajectory(stack, H)
+    h0 = H[:, -1]
+    for t, query in enumerate(_query_states_by_sums(stack, H)):
+        torch.testing.assert_close(h0 + traj.W[t] @ h0, query, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h0 + traj.delta_W[0] @ h0, _query_states_by_sums(stack, H)[0], rtol=1e-10, atol=1e-12)
 
 
 def test_query_label_is_masked_and_never_used_as_key():

@@ -181,3 +181,51 @@ def trained_example_checks(
     fails = failure_shares(table, ["layer", "matrix"])
     fails["max_norm_over_UB"] = table.groupby(["layer", "matrix"], sort=False).max_norm_over_UB.max().to_numpy()
     return fails
+
+
+def best_truncation_test(errors: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Does any truncation *lower* the ICL error? Per shot number, the truncation with the largest paired decrease,
+    with its one-sided p-value (normal approximation of the mean of per-prompt differences: hundreds of prompts)
+    Holm-adjusted over every distinct truncation tried at *every* shot number (the claim searches them all).
+    """
+    from scipy.stats import norm
+
+    from svd_icl.stats import holm
+
+    pruned = errors[errors["rank"] < errors["rank"].max()].drop_duplicates(["shots", "layer", "matrix", "rank"])
+    pruned = pruned.assign(
+        p=[float(norm.cdf(c / s)) if s > 0 else float(c >= 0) for c, s in zip(pruned.change, pruned.change_sem)]
+    )
+    pruned["p_holm"] = holm(pruned.p.to_numpy())
+    pruned["m"] = len(pruned)
+    best = pruned.loc[pruned.groupby("shots").change.idxmin()].set_index("shots")
+    best["unpruned error"] = errors[errors["rank"] == errors["rank"].max()].groupby("shots").error.first()
+    best["significant"] = (best.change < 0) & (best.p_holm < alpha)
+    return best[["layer", "matrix", "clip_rate", "rank", "unpruned error", "error", "change", "change_sem", "p",
+                 "p_holm", "m", "significant"]]  # fmt: skip
+
+
+def first_layer_damage_factor(errors: pd.DataFrame) -> float:
+    """How many times the unpruned error the mean damage of truncating layer 1 is (worst matrix and shot number):
+    what "catastrophic" has to mean before the chapter may say it."""
+    pruned = errors[(errors["rank"] < errors["rank"].max()) & (errors.layer == 1)]
+    base = errors[errors["rank"] == errors["rank"].max()].groupby("shots").error.first()
+    damage = pruned.groupby(["shots", "matrix"]).change.mean().reset_index()
+    return float((damage.change / damage.shots.map(base)).max())
+
+
+def terms_response(terms: pd.DataFrame, matrix: str = "V", approx: str = "projected", layer: int = 1) -> pd.Series:
+    """How Theorem 2's pieces respond to the heaviest truncation of ``matrix`` in ``layer``, from :func:`bound_grid`:
+    ``delta_W_factor``, the largest ratio (pruned / unpruned) of ||Delta W_t||_F^2 over the later layers t, and
+    ``term_factor``, the ratio of the summed terms."""
+    sub = terms[(terms.pruned_layer == layer) & (terms.matrix == matrix) & (terms.approx == approx)]
+    full, heavy = sub[sub["rank"] == sub["rank"].max()], sub[sub["rank"] == sub["rank"].min()]
+    full, heavy = full.drop_duplicates("t").set_index("t"), heavy.drop_duplicates("t").set_index("t")
+    later = full.index[full.index > layer]
+    ratio = heavy.delta_W_sq.loc[later] / full.delta_W_sq.loc[later]
+    return pd.Series(
+        {
+            "delta_W_factor": float(ratio.max()) if len(ratio) else float("nan"),
+            "term_factor": float(heavy.term.sum() / full.term.sum()),
+        }
+    )
