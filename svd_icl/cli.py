@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 import torch
 
@@ -141,7 +142,14 @@ def _sweep(args) -> int:
     ResultStore(args.out, KEY_FIELDS).records()  # refuse a foreign file before loading anything
     _check_data(config.task, config.seed, args.data_dir)
     model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
-    frame = run_sweep(model, tok, config, args.out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = run_sweep(model, tok, config, args.out)
+    for w in caught:  # our notes as one line each; others (libraries') are passed on unchanged
+        if str(w.message).startswith("sweep: "):
+            print(f"svd-icl: note: {str(w.message).removeprefix('sweep: ')}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     cols = ["layer", "module", "clip_rate", "accuracy", "majority_rate", "macro_f1", "ties"]
     print(frame[cols].to_string(index=False))
     return 0

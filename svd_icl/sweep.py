@@ -176,6 +176,11 @@ def run_sweep(
     check_writable(out)
     arch = architecture_for(model)
     layers = sorted({check_layer(model, x, arch) for x in config.layers})
+    if len(layers) < len(config.layers):
+        warnings.warn(
+            f"sweep: layers {config.layers} name {len(layers)} distinct layers ({layers}); each is computed once",
+            stacklevel=2,
+        )
     data = prepare(
         config.task,
         config.shots,

@@ -134,7 +134,7 @@ def test_repeated_points_are_computed_once_with_a_note(checkpoint, tmp_path, cap
     args = sweep(checkpoint, tmp_path, **{"--layers": "-1,2", "--modules": "mlp,mlp", "--clip-rates": "0.5,0.5,0.50"})
     assert cli_main(args) == 0
     err = capsys.readouterr().err
-    assert "note: layers" not in err  # -1 and 2 are one layer, resolved later; the record count shows it
+    assert "note: layers [-1, 2] name 1 distinct layers ([2])" in err  # -1 and 2 are one layer of three
     assert "note: modules: repeated values ignored" in err and "note: clip_rates: repeated" in err
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert len(lines) == 2  # the header and one point
