@@ -139,7 +139,7 @@ def describe_spectra(energy: pd.DataFrame) -> str:
         else f"the largest ratio between consecutive singular values is {gap:.1f} ({where.matrix}, layer "
         f"{where.layer}): a gap there would single out a natural rank"
     )
-    return f"Share of the squared Frobenius norm removed, over the matrices shown: {cuts}. Apart from that, {gap_text}."
+    return f"Share of the squared Frobenius norm removed, over the matrices shown: {cuts}. Besides, {gap_text}."
 
 
 def describe_trends(model_name: str, trends: pd.Series, alpha: float = 0.05) -> str:
