@@ -17,7 +17,11 @@ source .venv/bin/activate
 
 out=build/$profile
 src=$out/src
-rm -rf "$src" && mkdir -p "$src/notebooks"
+rm -rf "$src" && mkdir -p "$src/notebooks" "$out/results"
+# Notebooks run from $src/notebooks, where their default results_dir "../results" reaches build/<profile>/results
+# through this link: no machine path is injected into (and shown on) the pages, and nbval's re-execution of the
+# executed notebooks finds the same results.
+ln -sfn ../results "$src/results"
 cp _config.yml _toc.yml "$src/" && cp -r book "$src/"
 
 
@@ -34,8 +38,8 @@ for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
   [ "$profile" = default ] || args=(-f "params/$name/$profile.yaml")
   echo "== executing $name ($profile)"
   start=$SECONDS
-  papermill "$nb" "$src/notebooks/$name.ipynb" --cwd notebooks -k python3 --log-level WARNING \
-    "${args[@]}" -p results_dir "$(pwd)/$out/results"
+  papermill "$nb" "$src/notebooks/$name.ipynb" --cwd "$src/notebooks" -k python3 --log-level WARNING \
+    "${args[@]}"
   echo "== $name: $((SECONDS - start)) s"
 done
 

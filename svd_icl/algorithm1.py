@@ -25,7 +25,7 @@ import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from svd_icl.architectures import architecture_for, decoder_layers, select_matrices, weight_view
-from svd_icl.conditioning import DEFAULT_AGGREGATE, condition_numbers, layer_condition
+from svd_icl.conditioning import AGGREGATES, DEFAULT_AGGREGATE, condition_numbers, layer_condition
 from svd_icl.evaluation import EvalResult, FastEvaluator
 from svd_icl.prompts import encode
 from svd_icl.pruning import Pruner
@@ -219,10 +219,18 @@ def algorithm1(
     grid = tuple(check_clip_rate(x) for x in grid)
     if not grid:
         raise ValueError("the clip-rate grid is empty: give at least one clip rate")
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate {aggregate!r} not one of {AGGREGATES}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer in [1, number of layers], got {k!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    data = None
+    if evaluate is None:  # load and check the data (sizes, files, fields) before any compute
+        data = prepare(task, shots, seed, n_validation=n_validation, n_test=n_test, data_root=data_root)
     cond = condition_numbers(model, module=module, progress=False) if cond is None else cond
     layer, top = select_layer(cond, module, k, aggregate)
     if evaluate is None:
-        data = prepare(task, shots, seed, n_validation=n_validation, n_test=n_test, data_root=data_root)
         evaluate = engine_evaluator(model, tokenizer, data, batch_size)
     metric = t.metric
     validation = {xi: r.metrics()[metric] for xi, r in evaluate("validation", layer, module, list(grid)).items()}
