@@ -77,5 +77,6 @@ def claims_html(table: pd.DataFrame, links: dict[str, str]) -> str:
         for s in STATUS_STYLE
         if s in counts
     )
-    body = pd.DataFrame(rows).to_html(escape=False, index=False, border=0, classes="svd-icl-claims")
-    return f"<p>{head}</p>\n{body}"
+    body = pd.DataFrame(rows).to_html(escape=False, index=False, border=0, classes="svd-icl-claims", justify="left")
+    style = "<style>.svd-icl-claims td, .svd-icl-claims th {text-align: left; vertical-align: top;}</style>"
+    return f"{style}\n<p>{head}</p>\n{body}"
