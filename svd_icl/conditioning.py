@@ -143,11 +143,17 @@ def describe_spectra(energy: pd.DataFrame) -> str:
 
 
 def describe_trends(model_name: str, trends: pd.Series, alpha: float = 0.05) -> str:
-    """One plain sentence per observation of Fig. 3, from a row of :func:`depth_and_module_trends`."""
+    """One plain sentence per observation of Fig. 3, from a row of :func:`depth_and_module_trends`; the verdict
+    words are :func:`svd_icl.claims.fig3_verdicts`'."""
+    from svd_icl.claims import fig3_verdicts
+
+    verdict = fig3_verdicts(pd.DataFrame([trends], index=[model_name]), alpha).iloc[0]
     share = trends["mlp_below_attn"]
     how = f"per layer, the {trends['aggregate']} over a module's matrices"
-    a = "holds" if share >= 0.9 else ("mostly holds" if share > 0.5 else "does not hold")
-    parts = [f"**{model_name}**: (a) MLP better conditioned than ATTN {a} (MLP below ATTN in {share:.0%} of layers)"]
+    parts = [
+        f"**{model_name}**: (a) MLP better conditioned than ATTN: **{verdict.mlp_better}** (MLP below ATTN in "
+        f"{share:.0%} of layers)"
+    ]
     for module in ("attn", "mlp"):
         rho, p = trends[f"spearman_{module}"], trends[f"p_{module}"]
         if p < alpha:
@@ -155,4 +161,4 @@ def describe_trends(model_name: str, trends: pd.Series, alpha: float = 0.05) -> 
         else:
             trend = "shows no significant depth trend"
         parts.append(f"{module.upper()} {trend} (Spearman rho = {rho:+.2f}, p = {p:.2g})")
-    return parts[0] + "; (b) " + ", ".join(parts[1:]) + f" ({how})."
+    return parts[0] + f"; (b) grows with depth: **{verdict.grows_with_depth}**: " + ", ".join(parts[1:]) + f" ({how})."

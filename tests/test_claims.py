@@ -108,3 +108,29 @@ def test_collapsed_and_status():
     assert claims.outcome_status([FAILS, INCONCLUSIVE]) == "not reproduced"
     with pytest.raises(ValueError, match="outcome 'maybe'"):
         claims.outcome_status(["maybe"])
+
+
+def test_fig3_verdicts_table():
+    trends = pd.DataFrame(
+        {"mlp_below_attn": [1.0, 0.7, 0.2], "spearman_attn": [0.8, 0.1, -0.9], "p_attn": [0.001, 0.6, 0.001],
+         "spearman_mlp": [0.1, 0.2, 0.3], "p_mlp": [0.5, 0.4, 0.3]},
+        index=pd.Index(["rising", "flat", "falling"], name="model"),
+    )
+    v = claims.fig3_verdicts(trends).set_index("model")
+    assert v.mlp_better.tolist() == [HOLDS, INCONCLUSIVE, FAILS]
+    assert v.grows_with_depth.tolist() == [HOLDS, INCONCLUSIVE, FAILS]
+
+
+def test_fig5_verdicts_table():
+    k = pd.Series(range(11))
+    ls = pd.Series([1.0] * 5 + [0.0] * 6, index=k)
+    good = pd.Series([1.0, 0.8, 0.6, 0.4, 0.2] + [0.05] * 6, index=k)
+    trunc = pd.DataFrame({"layer": [0, 0, 0, 3, 3], "module": "attn", "clip_rate": [0.0, 0.5, 0.9, 0.5, 0.9],
+                          "error_all": [0.10, 0.50, 0.90, 0.11, 0.12]})
+    v = claims.fig5_verdicts(ls, good, 5, pd.Series({100: 0.5, 200: 0.2}), trunc)
+    assert (v["ls_exact"], v["tracks"], v["gap_shrinks"], v["deep_better"], v["improves"]) == (
+        HOLDS, HOLDS, HOLDS, HOLDS, FAILS)
+    better = trunc.assign(error_all=[0.10, 0.50, 0.90, 0.09, 0.12])  # a 10% lower error at layer 3, xi = 0.5
+    assert claims.fig5_verdicts(ls, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), better)["improves"] == HOLDS
+    worse = claims.fig5_verdicts(ls + 1e-3, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), trunc)
+    assert (worse["ls_exact"], worse["tracks"], worse["gap_shrinks"]) == (FAILS, FAILS, INCONCLUSIVE)
