@@ -148,3 +148,16 @@ def test_a_point_is_reused_only_under_the_same_settings(checkpoint, tmp_path):
     # every point carries its per-query answers, on the same queries for every setting
     assert all(len(r["predictions"]) == len(r["labels"]) == 12 for r in records)
     assert len({tuple(r["labels"]) for r in records}) == 1
+
+
+def test_torn_tail_of_a_finished_sweep_is_repaired_on_rerun(checkpoint, tmp_path):
+    out = tmp_path / "r.jsonl"
+    model, tok = tiny_model("llama"), tiny_tokenizer()
+    config = SweepConfig("tiny", "sst2", [-1], ["mlp"], [0.0, 0.5], shots=2, n=12, data_root=str(checkpoint / "data"))
+    first = run_sweep(model, tok, config, out, progress=False)
+    with out.open("a") as fh:
+        fh.write('{"format": 2, "model": "tiny", "ta')  # a kill mid-write, after every point was done
+    again = run_sweep(model, tok, config, out, progress=False)  # nothing left to compute
+    assert (again.time == first.time).all()
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line) for line in lines)  # header + 2 points, valid JSON lines
