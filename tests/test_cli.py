@@ -6,18 +6,10 @@ import pytest
 
 import svd_icl.models
 from svd_icl.cli import main as cli_main
-from tests.tiny_models import tiny_model, tiny_tokenizer, write_tiny_sst2
 
 GOOD_TRAIN = "\n".join(json.dumps({"sentence": f"s{i}", "label": i % 2}) for i in range(9000)) + "\n"
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    tiny_model("llama").save_pretrained(root / "model")
-    tiny_tokenizer().save_pretrained(root / "model")
-    write_tiny_sst2(root / "data", n_train=8200, n_val=10)
-    return root
 
 
 def run(capsys, args):

@@ -12,19 +12,11 @@ import pytest
 from svd_icl.cli import main as cli_main
 from svd_icl.results import ResultStore
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, run_sweep
-from tests.tiny_models import tiny_model, tiny_tokenizer, write_tiny_sst2
+from tests.tiny_models import tiny_model, tiny_tokenizer
 
 RATES = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99]
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A tiny LLaMA-family model and tokenizer saved as safetensors, plus a synthetic SST-2 directory."""
-    root = tmp_path_factory.mktemp("ckpt")
-    tiny_model("llama").save_pretrained(root / "model")
-    tiny_tokenizer().save_pretrained(root / "model")
-    write_tiny_sst2(root / "data", n_train=8200, n_val=10)
-    return root
 
 
 def sweep_args(ckpt, out, layers="0,1,2", n=40):
