@@ -23,18 +23,17 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 from transformers import DynamicCache, PreTrainedModel
 
-from svd_icl.architectures import architecture_for, check_layer, decoder_layers
+from svd_icl.architectures import architecture_for, check_layer
 from svd_icl.prompts import EncodedPrompts
 from svd_icl.pruning import Pruner
+from svd_icl.resume import hidden_entering, run_from, splice_cache
 from svd_icl.stats import macro_f1, majority_rate, predicted_shares
 
 
@@ -141,17 +140,6 @@ def evaluate_naive(model: PreTrainedModel, prompts: EncodedPrompts, progress: bo
 # The fast path.
 
 
-class _Skip(nn.Module):
-    """Stands in for a decoder layer below the resume point: returns its input unchanged."""
-
-    def forward(self, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
-        return hidden_states
-
-
-class _Stop(Exception):
-    pass
-
-
 @dataclass
 class _Batch:
     rows: list[tuple[int, int]]  # (query index, candidate index or -1 for "all single-token candidates")
@@ -209,39 +197,28 @@ class FastEvaluator:
             )
         return batches
 
-    # -- model plumbing ---------------------------------------------------------------------------------------
-    @property
-    def _layers(self) -> nn.ModuleList:
-        return decoder_layers(self.model, self.arch)
-
-    @contextmanager
-    def _skipping(self, start: int) -> Iterator[None]:
-        """Replace layers ``0..start-1`` by :class:`_Skip` for the duration of the block."""
-        layers = self._layers
-        saved = [layers[i] for i in range(start)]
-        try:
-            for i in range(start):
-                layers[i] = _Skip()
-            yield
-        finally:
-            for i, module in enumerate(saved):
-                layers[i] = module
-
+    # -- model plumbing: the layer-resume seam is svd_icl.resume ---------------------------------------------
     def _prefix_cache(self, start: int = 0, hidden: torch.Tensor | None = None) -> DynamicCache:
         """KV cache of the prefix; from layer ``start`` on when ``hidden`` (its input there) is given."""
         cache = DynamicCache(config=self.model.config)
         P = len(self.prompts.prefix)
         if P == 0:
             return cache
-        base = self.model.base_model
         positions = torch.arange(P, device=self.device)[None]
         if hidden is None:
             ids = torch.tensor([self.prompts.prefix], device=self.device)
-            base(input_ids=ids, cache=cache, use_cache=True, position_ids=positions)
+            self.model.base_model(input_ids=ids, cache=cache, use_cache=True, position_ids=positions)
         else:
-            with self._skipping(start):
-                base(inputs_embeds=hidden, cache=cache, use_cache=True, position_ids=positions)
+            run_from(self.model, start, hidden, cache=cache, use_cache=True, position_ids=positions)
         return cache
+
+    def _prefix_input(self, layer: int) -> torch.Tensor:
+        """Hidden states of the prefix entering ``layer`` (computed with the current weights)."""
+        P = len(self.prompts.prefix)
+        ids = torch.tensor([self.prompts.prefix], device=self.device)
+        positions = torch.arange(P, device=self.device)[None]
+        cache = DynamicCache(config=self.model.config)
+        return hidden_entering(self.model, layer, input_ids=ids, cache=cache, use_cache=True, position_ids=positions)
 
     @staticmethod
     def _batch_cache(cache: DynamicCache, size: int) -> DynamicCache:
@@ -250,36 +227,20 @@ class FastEvaluator:
             fresh.batch_repeat_interleave(size)
         return fresh
 
-    def _run_batch(self, batch: _Batch, cache: DynamicCache, start: int = 0, hidden: torch.Tensor | None = None):
-        """Last hidden states (B, T, H) of the batch's rows after the prefix in ``cache``."""
+    def _batch_kwargs(self, batch: _Batch, cache: DynamicCache) -> dict:
+        """What the base model needs for a batch after the prefix in ``cache``: mask over prefix + batch, cache."""
         P = len(self.prompts.prefix)
         B = batch.input_ids.shape[0]
         full_mask = torch.cat([torch.ones(B, P, dtype=batch.mask.dtype, device=self.device), batch.mask], dim=1)
-        kv = self._batch_cache(cache, B)
-        base = self.model.base_model
+        return {"attention_mask": full_mask, "cache": self._batch_cache(cache, B), "use_cache": True}
+
+    def _run_batch(self, batch: _Batch, cache: DynamicCache, start: int = 0, hidden: torch.Tensor | None = None):
+        """Last hidden states (B, T, H) of the batch's rows after the prefix in ``cache``; from layer ``start`` on
+        when ``hidden`` (the batch's input there) is given."""
+        kwargs = self._batch_kwargs(batch, cache)
         if hidden is None:
-            out = base(input_ids=batch.input_ids, attention_mask=full_mask, cache=kv, use_cache=True)
-        else:
-            with self._skipping(start):
-                out = base(inputs_embeds=hidden, attention_mask=full_mask, cache=kv, use_cache=True)
-        return out.last_hidden_state
-
-    def _capture_input(self, layer: int, fn) -> torch.Tensor:
-        """Run ``fn`` until decoder layer ``layer`` is reached and return that layer's input hidden states."""
-        captured: dict[str, torch.Tensor] = {}
-
-        def hook(module, args, kwargs):
-            captured["h"] = kwargs.get("hidden_states", args[0] if args else None)
-            raise _Stop
-
-        handle = self._layers[layer].register_forward_pre_hook(hook, with_kwargs=True)
-        try:
-            fn()
-        except _Stop:
-            pass
-        finally:
-            handle.remove()
-        return captured["h"]
+            return self.model.base_model(input_ids=batch.input_ids, **kwargs).last_hidden_state
+        return run_from(self.model, start, hidden, **kwargs).last_hidden_state
 
     # -- scoring ----------------------------------------------------------------------------------------------
     def _score(self, batch: _Batch, hidden: torch.Tensor, raw: np.ndarray) -> None:
@@ -339,31 +300,20 @@ class FastEvaluator:
                 yield xi, result
             return
         t0 = time.perf_counter()
-        base = self.model.base_model
         cache0 = self._prefix_cache()
         P = len(self.prompts.prefix)
-        prefix_hidden = None
-        if P:
-            ids = torch.tensor([self.prompts.prefix], device=self.device)
-            positions = torch.arange(P, device=self.device)[None]
-            prefix_hidden = self._capture_input(
-                layer,
-                lambda: base(
-                    input_ids=ids, cache=DynamicCache(config=self.model.config), use_cache=True, position_ids=positions
-                ),
-            )
-        query_hidden = [self._capture_input(layer, lambda b=b: self._run_batch(b, cache0)) for b in self.batches]
+        prefix_hidden = self._prefix_input(layer) if P else None
+        query_hidden = [
+            hidden_entering(self.model, layer, input_ids=b.input_ids, **self._batch_kwargs(b, cache0))
+            for b in self.batches
+        ]
         shared = time.perf_counter() - t0
         for xi in clip_rates:
             t1 = time.perf_counter()
             with pruner.truncated(layer, module, xi) as infos:
-                pruned = self._prefix_cache(layer, prefix_hidden) if P else DynamicCache(config=self.model.config)
-                # Layers below `layer` keep the unpruned prefix cache: they are skipped, but the cache's length
-                # there sets the queries' positions and mask sizes.
-                mixed = copy.deepcopy(cache0)
-                for i in range(layer, len(self._layers)):
-                    if P:
-                        mixed.layers[i] = copy.deepcopy(pruned.layers[i])
+                # Layers below `layer` keep the unpruned prefix cache (they are skipped, but the cache's length
+                # there sets the queries' positions and mask sizes); layers from `layer` on get the pruned one.
+                mixed = splice_cache(cache0, self._prefix_cache(layer, prefix_hidden), layer) if P else cache0
                 raw = self._raw()
                 for batch, hidden in zip(self.batches, query_hidden):
                     self._score(batch, self._run_batch(batch, mixed, layer, hidden), raw)
