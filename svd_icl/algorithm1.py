@@ -30,8 +30,8 @@ from svd_icl.evaluation import EvalResult, FastEvaluator
 from svd_icl.prompts import encode
 from svd_icl.pruning import Pruner
 from svd_icl.results import FORMAT_VERSION, ResultStore
-from svd_icl.svd import check_clip_rate, rank_for_clip_rate
-from svd_icl.sweep import DEFAULT_CLIP_RATES, model_settings
+from svd_icl.svd import DEFAULT_CLIP_RATES, check_clip_rate, factorized_params, rank_for_clip_rate
+from svd_icl.sweep import model_settings
 from svd_icl.tasks import get_task, prepare
 
 DEFAULT_GRID = DEFAULT_CLIP_RATES
@@ -138,9 +138,8 @@ def parameters_saved(model: PreTrainedModel, layer: int, module: str, clip_rate:
     saved = total = 0
     for _, spec in select_matrices(arch, module).values():
         m, n = weight_view(block, spec).shape
-        r = rank_for_clip_rate((m, n), clip_rate)
         total += m * n
-        saved += max(0, m * n - r * (m + n))
+        saved += max(0, m * n - factorized_params((m, n), rank_for_clip_rate((m, n), clip_rate)))
     return saved, total
 
 

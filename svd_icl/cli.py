@@ -13,6 +13,8 @@ import warnings
 
 import torch
 
+from svd_icl.svd import DEFAULT_CLIP_RATES
+
 
 def _ints(text: str) -> list[int]:
     try:
@@ -51,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--task", required=True, help="sst2 | agnews | emoc | mrpc | rte | cb | copa")
     sw.add_argument("--layers", type=_ints, required=True, help="comma list; negative counts from the end")
     sw.add_argument("--modules", default="attn,mlp", help="comma list of attn, mlp, all, or one matrix (e.g. v)")
-    sw.add_argument("--clip-rates", type=_floats, default=[0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995])
+    sw.add_argument("--clip-rates", type=_floats, default=list(DEFAULT_CLIP_RATES))
     sw.add_argument("--shots", type=int, default=None, help="demonstrations (default: the paper's, App. C.3)")
     sw.add_argument("--seed", type=int, default=0, help="fixes demonstrations and subsamples")
     sw.add_argument("--split", default="test", choices=["validation", "test"])
@@ -70,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     a1.add_argument("--module", required=True, choices=["attn", "mlp"])
     a1.add_argument("--k", type=int, default=3, help="take the deepest of the k layers with the largest cond")
     a1.add_argument("--aggregate", default="max", choices=["max", "mean"], help="combine a module's matrices")
-    a1.add_argument("--clip-rates", type=_floats, default=[0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995])
+    a1.add_argument("--clip-rates", type=_floats, default=list(DEFAULT_CLIP_RATES))
     a1.add_argument("--shots", type=int, default=None)
     a1.add_argument("--seed", type=int, default=0)
     a1.add_argument("--n-validation", type=int, default=None)

@@ -25,7 +25,7 @@ from svd_icl.architectures import (
     select_matrices,
     weight_view,
 )
-from svd_icl.svd import SVDFactors, check_clip_rate, decompose
+from svd_icl.svd import SVDFactors, check_clip_rate, decompose, factorized_params
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,7 @@ class TruncationInfo:
 
     @property
     def params_if_factorized(self) -> int:
-        m, n = self.shape
-        return self.rank * (m + n)
+        return factorized_params(self.shape, self.rank)
 
 
 class Pruner:

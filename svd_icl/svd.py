@@ -18,6 +18,15 @@ import torch
 # 99.99999999999999, and we want 100 there, as the exact rational arithmetic gives.
 _FLOOR_SLACK = 1e-9
 
+# The paper's clip-rate grid (Sec. 2.1, Fig. 1); 0 is the unpruned model. The one copy every default uses.
+DEFAULT_CLIP_RATES = (0.0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995)
+
+
+def factorized_params(shape: tuple[int, int], rank: int) -> int:
+    """Parameters of an (m x n) matrix stored as rank-r factors, ``r (m + n)`` (the one home of this count)."""
+    m, n = shape
+    return rank * (m + n)
+
 
 def check_clip_rate(clip_rate: float) -> float:
     """Return ``clip_rate`` as a float, or raise if it is not in [0, 1)."""

@@ -21,14 +21,13 @@ from svd_icl.evaluation import FastEvaluator
 from svd_icl.prompts import encode, prompt_digest
 from svd_icl.pruning import Pruner
 from svd_icl.results import FORMAT_VERSION, ResultStore, check_writable
-from svd_icl.svd import check_clip_rate
+from svd_icl.svd import DEFAULT_CLIP_RATES, check_clip_rate
 from svd_icl.tasks import DEMO_ORDERS, get_task, prepare
 
 KEY_FIELDS = (
     "format", "model", "task", "split", "n", "shots", "seed", "order", "label_words", "prompt", "scoring",
     "dtype", "device", "layer", "module", "clip_rate",
 )  # fmt: skip
-DEFAULT_CLIP_RATES = (0.0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995)  # the paper's grid (Sec. 2.1)
 
 
 @dataclass

@@ -20,7 +20,6 @@ from svd_icl.theory.bound import (
     shot_factor,
 )
 from svd_icl.theory.examples import (
-    delta_w,
     example_checks,
     example_sweep,
     failure_rates,
@@ -160,10 +159,13 @@ def test_unknown_approximation(small_case):
 # ---- Examples 1-4 -----------------------------------------------------------------------------------------
 
 
-def test_delta_w_is_lemma1():
-    layer = random_layer(5, 4, seed=0, mlp=False)
-    args = layer["W_V"], layer["W_K"], layer["W_Q"], layer["demos"]
-    assert torch.allclose(delta_w(*args), implicit_delta_w(*args))
+def test_delta_w_is_lemma1_with_and_without_the_mlp():
+    # Lemma 1 written as its sum over demonstrations, and App. B.3's W_MLP in front
+    layer = random_layer(5, 4, seed=0, mlp=True)
+    V, K, Q, M, h = layer["W_V"], layer["W_K"], layer["W_Q"], layer["W_MLP"], layer["demos"]
+    by_sum = sum(torch.outer(V @ h[:, i], K @ h[:, i]) for i in range(h.shape[1])) @ Q
+    torch.testing.assert_close(implicit_delta_w(V, K, Q, h), by_sum)
+    torch.testing.assert_close(implicit_delta_w(V, K, Q, h, M), M @ by_sum)
 
 
 def test_upper_bounds_direct():
@@ -216,7 +218,7 @@ def test_pythagoras_for_W_Q():
     layer = random_layer(6, 4, seed=3, mlp=False)
     V, K, Q, h = layer["W_V"], layer["W_K"], layer["W_Q"], layer["demos"]
     Q_r = truncate_matrix(Q, 0.5, dtype=DTYPE)
-    full, kept, dropped = (float((delta_w(V, K, q, h) ** 2).sum()) for q in (Q, Q_r, Q - Q_r))
+    full, kept, dropped = (float((implicit_delta_w(V, K, q, h) ** 2).sum()) for q in (Q, Q_r, Q - Q_r))
     assert full == pytest.approx(kept + dropped, rel=1e-12)
 
 

@@ -24,16 +24,10 @@ import pandas as pd
 import torch
 
 from svd_icl.svd import rank_for_clip_rate, truncate_matrix
-from svd_icl.theory.linear_attention import DTYPE
+from svd_icl.theory.linear_attention import DTYPE, implicit_delta_w
 
 MATRICES = ("Q", "K", "V", "MLP")
 _REL_TOL = 1e-9  # relative slack for "<=" between float64 quantities
-
-
-def delta_w(W_V: torch.Tensor, W_K: torch.Tensor, W_Q: torch.Tensor, demos: torch.Tensor, W_MLP=None) -> torch.Tensor:
-    """Lemma 1's ``Delta W`` (with App. B.3's ``W_MLP`` in front when given)."""
-    out = (W_V @ demos) @ (W_K @ demos).T @ W_Q
-    return out if W_MLP is None else W_MLP @ out
 
 
 def upper_bounds(W_V, W_K, W_Q, demos, W_MLP=None) -> tuple[float, float]:
@@ -72,7 +66,7 @@ def example_sweep(
                     "matrix": name,
                     "clip_rate": xi,
                     "rank": rank_for_clip_rate(tuple(matrix.shape), xi),
-                    "delta_W_sq": float((delta_w(*args) ** 2).sum()),
+                    "delta_W_sq": float((implicit_delta_w(*args) ** 2).sum()),
                     "UB": ub,
                     "UB_triangle": ub_triangle,
                 }

@@ -50,7 +50,7 @@ class LinearAttentionStack:
 
     def matrix(self, which: str, layer: int) -> torch.Tensor:
         """``which`` in {"V", "K", "Q"}, ``layer`` in 1..L (paper numbering)."""
-        return getattr(self, f"W_{_check_matrix(which)}")[_check_layer(layer, self.num_layers) - 1]
+        return getattr(self, f"W_{_check_matrix(which)}")[check_theory_layer(layer, self.num_layers) - 1]
 
 
 def _check_matrix(which: str) -> str:
@@ -59,7 +59,8 @@ def _check_matrix(which: str) -> str:
     return which
 
 
-def _check_layer(layer: int, num_layers: int) -> int:
+def check_theory_layer(layer: int, num_layers: int) -> int:
+    """``layer`` as given when it lies in 1..num_layers (the paper numbers theory layers from 1); else an error."""
     if not 1 <= layer <= num_layers:
         raise ValueError(f"layer {layer} is out of range: layers are numbered 1..{num_layers} as in the paper")
     return layer
@@ -100,13 +101,34 @@ def random_prompt(num_demos: int, d_in: int, d_out: int = 1, seed: int = 0) -> t
     return make_prompt(x, x[:-1] @ w)
 
 
+def layer_update(
+    W_V: torch.Tensor,
+    W_K: torch.Tensor,
+    W_Q: torch.Tensor,
+    H: torch.Tensor,
+    softmax_scale: float | None = None,
+    W_MLP: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Eq. (3)'s update of the tokens ``H`` (..., D, N+1), whose last column is the query: the one home of the
+    layer step, used by :func:`forward` and by the trained toy (:class:`svd_icl.theory.toy.ToyTransformer`).
+
+    Values and keys come from the N demonstrations only (the mask ``M`` of Eq. 3: the query is neither a key nor a
+    value); every token, the query included, attends to them. ``softmax_scale`` switches to App. B.2's softmax
+    attention (scores divided by it, normalised over the demonstrations); ``W_MLP`` applies App. B.3's linear map.
+    """
+    demos = H[..., :-1]
+    scores = (W_K @ demos).transpose(-1, -2) @ (W_Q @ H)  # (..., N, N+1)
+    if softmax_scale is not None:
+        scores = torch.softmax(scores / softmax_scale, dim=-2)
+    update = (W_V @ demos) @ scores
+    return update if W_MLP is None else W_MLP @ update
+
+
 def forward(stack: LinearAttentionStack, H: torch.Tensor) -> list[torch.Tensor]:
     """Direct evaluation of Eq. 3 layer by layer; returns ``[H^0, H^1, ..., H^L]``, each (D, N+1)."""
-    mask = torch.eye(H.shape[1], dtype=DTYPE)
-    mask[-1, -1] = 0.0  # the query is neither a key nor a value
     states = [H]
     for W_V, W_K, W_Q in zip(stack.W_V, stack.W_K, stack.W_Q):
-        H = H + W_V @ H @ mask @ (W_K @ H).T @ W_Q @ H
+        H = H + layer_update(W_V, W_K, W_Q, H)
         states.append(H)
     return states
 
@@ -132,9 +154,13 @@ class Trajectory:
         return h0 if layer == 0 else h0 + self.W[layer - 1] @ h0
 
 
-def implicit_delta_w(W_V: torch.Tensor, W_K: torch.Tensor, W_Q: torch.Tensor, demos: torch.Tensor) -> torch.Tensor:
-    """Lemma 1: ``Delta W = (sum_i W_V h_i (W_K h_i)^T) W_Q`` for demonstrations ``demos`` (D, N)."""
-    return (W_V @ demos) @ (W_K @ demos).T @ W_Q
+def implicit_delta_w(
+    W_V: torch.Tensor, W_K: torch.Tensor, W_Q: torch.Tensor, demos: torch.Tensor, W_MLP: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Lemma 1: ``Delta W = (sum_i W_V h_i (W_K h_i)^T) W_Q`` for demonstrations ``demos`` (D, N), with App. B.3's
+    ``W_MLP`` in front when given (Example 4). The one home of the formula."""
+    out = (W_V @ demos) @ (W_K @ demos).T @ W_Q
+    return out if W_MLP is None else W_MLP @ out
 
 
 def trajectory(stack: LinearAttentionStack, H: torch.Tensor) -> Trajectory:
@@ -199,7 +225,7 @@ def lemma1_error(W_V: torch.Tensor, W_K: torch.Tensor, W_Q: torch.Tensor, H: tor
 
 def truncate_layer(stack: LinearAttentionStack, layer: int, which: str, clip_rate: float) -> LinearAttentionStack:
     """A copy of ``stack`` with one matrix of one layer (1..L) truncated by SVD at ``clip_rate``."""
-    _check_layer(layer, stack.num_layers)
+    check_theory_layer(layer, stack.num_layers)
     name = f"W_{_check_matrix(which)}"
     mats = list(getattr(stack, name))
     mats[layer - 1] = truncate_matrix(mats[layer - 1], clip_rate, dtype=DTYPE)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from svd_icl.linreg.baselines import least_squares
 from svd_icl.linreg.data import generator, sample
 from svd_icl.svd import truncate_matrix
-from svd_icl.theory.linear_attention import DTYPE, LinearAttentionStack
+from svd_icl.theory.linear_attention import DTYPE, LinearAttentionStack, check_theory_layer, layer_update
 
 ATTENTIONS = ("linear", "softmax")
 MAX_LOSS = 10.0  # a batch whose loss exceeds 10x the zero estimator's has blown up; its step is skipped
@@ -101,18 +101,10 @@ class ToyTransformer(torch.nn.Module):
 
     def states(self, H: torch.Tensor) -> list[torch.Tensor]:
         """``[H^0, ..., H^L]`` for prompts ``H`` (B, D, N+1), the last column being the query."""
-        n = H.shape[-1] - 1
+        scale = None if self.cfg.attention == "linear" else math.sqrt(self.cfg.dim)
         out = [H]
         for t in range(self.cfg.layers):
-            Hs = H[..., :n]
-            values = self.W_V[t] @ Hs
-            scores = (self.W_K[t] @ Hs).transpose(-1, -2) @ (self.W_Q[t] @ H)  # (B, N, N+1)
-            if self.cfg.attention == "linear":
-                update = values @ scores
-            else:
-                update = values @ torch.softmax(scores / math.sqrt(self.cfg.dim), dim=-2)
-            mlp = self.mlp_map(t)
-            H = H + (update if mlp is None else mlp @ update)
+            H = H + layer_update(self.W_V[t], self.W_K[t], self.W_Q[t], H, scale, self.mlp_map(t))
             out.append(H)
         return out
 
@@ -245,8 +237,7 @@ def truncated(model: ToyTransformer, layer: int, which: str, clip_rate: float) -
     "MLP" truncates B.3's product ``W_out W_in`` (Example 4) by replacing ``W_out`` with ``W_MLP_r W_in^+``.
     """
     cfg = model.cfg
-    if not 1 <= layer <= cfg.layers:
-        raise ValueError(f"layer {layer} is out of range: layers are numbered 1..{cfg.layers} as in the paper")
+    check_theory_layer(layer, cfg.layers)
     allowed = ("V", "K", "Q", "MLP") if cfg.mlp_width else ("V", "K", "Q")
     if which not in allowed:
         raise ValueError(f"matrix {which!r} is not in this model; choose one of {allowed}")
