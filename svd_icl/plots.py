@@ -134,3 +134,16 @@ def algorithm1_bars(
     axes[0][0].legend(fontsize=6, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+def examples_panel(ax: plt.Axes, sweep: pd.DataFrame, clip_rates: list[float], legend: bool = True) -> None:
+    """Examples 1-4: Example 1's UB (solid) and ||Delta W||_F^2 (dashed) against the clip rate, one colour per
+    truncated matrix, each relative to its unpruned value (from :func:`svd_icl.theory.examples.example_sweep`)."""
+    for (name, grp), color in zip(sweep.groupby("matrix", sort=False), plt.get_cmap("tab10").colors):
+        x = range(len(grp))
+        ax.plot(x, grp.UB / grp.UB.iloc[0], color=color, marker="o", ms=3, label=f"UB, truncate $W_{{{name}}}$")
+        ax.plot(x, grp.delta_W_sq / grp.delta_W_sq.iloc[0], color=color, ls="--", marker="x", ms=3)
+    ax.set_xticks(range(len(clip_rates)), [f"{x:g}" for x in clip_rates], fontsize=7)
+    ax.set(xlabel="clip rate ξ", ylabel="relative to unpruned", yscale="log")
+    if legend:
+        ax.legend(fontsize=7)
