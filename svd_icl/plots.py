@@ -147,3 +147,71 @@ def examples_panel(ax: plt.Axes, sweep: pd.DataFrame, clip_rates: list[float], l
     ax.set(xlabel="clip rate ξ", ylabel="relative to unpruned", yscale="log")
     if legend:
         ax.legend(fontsize=7)
+
+
+def sweep_grid(sweeps: pd.DataFrame, rows: list[dict], modules: list[str]) -> plt.Figure:
+    """Figures 1 and 2: one :func:`sweep_panel` per (row, module); a row is a dict of column values that selects
+    its points, e.g. ``{"model": "gemma3-270m", "task": "sst2"}`` or ``{"model": ..., "shots": 4}``."""
+    from svd_icl.tasks import get_task
+
+    fig, axes = plt.subplots(len(rows), len(modules), figsize=(4.2 * len(modules), 2.8 * len(rows)), squeeze=False,
+                             sharey="row")  # fmt: skip
+    for axrow, row in zip(axes, rows):
+        chosen = sweeps
+        for key, value in row.items():
+            chosen = chosen[chosen[key] == value]
+        label = " · ".join(f"{v} shots" if k == "shots" else str(v) for k, v in row.items())
+        for ax, module in zip(axrow, modules):
+            sub = chosen[chosen.module == module]
+            task = get_task(str(sub.task.iloc[0]))
+            sweep_panel(ax, sub, title=f"{label} · {module.upper()}", chance=1 / task.num_classes,
+                        majority=float(sub.majority_rate.iloc[0]))  # fmt: skip
+    axes[0][-1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def condition_grid(tables: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Figure 3: :func:`condition_numbers_by_layer` for each model, side by side."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(5 * len(tables), 3.6), squeeze=False)
+    for ax, (name, table) in zip(axes[0], tables.items()):
+        condition_numbers_by_layer(table, ax, title=name)
+    fig.tight_layout()
+    return fig
+
+
+def error_curves(curves: dict[str, pd.DataFrame], d: int, bands: bool = True, reference: str | None = None):
+    """Figure 5: squared error / d against the number of in-context examples, one line per estimator or
+    checkpoint (with its bootstrap band), ``d`` marked; ``reference`` names a curve drawn dashed in black."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    cmap = plt.get_cmap("viridis")
+    others = [n for n in curves if n != reference]
+    for i, name in enumerate(others):
+        c = curves[name]
+        colour = None if bands else cmap(i / max(1, len(others) - 1))
+        ax.plot(c.examples, c.error, marker="o" if bands else ".", ms=3, label=name, color=colour,
+                ls="--" if name == "zero" else "-")  # fmt: skip
+        if bands:
+            ax.fill_between(c.examples, c.low, c.high, alpha=0.15)
+    if reference is not None:
+        c = curves[reference]
+        ax.plot(c.examples, c.error, color="black", ls="--", label=reference)
+    ax.axvline(d, color="grey", ls=":", lw=1)
+    ax.set(xlabel="in-context examples k", ylabel="squared error / d", ylim=(-0.05, 1.6))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def truncation_curves(trunc: pd.DataFrame, clip_rates: list[float]) -> plt.Figure:
+    """Figure 5's truncations: error (mean over k, and at k = 2d) against the clip rate per (layer, module)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.3), sharey=False)
+    for ax, col, label in zip(axes, ["error_all", "error_at_2d"], ["mean over k", "at k = 2d"]):
+        for (layer, module), g in trunc.groupby(["layer", "module"]):
+            ax.plot(range(len(g)), g[col], marker="o", ms=3, label=f"layer {layer} {module.upper()}")
+        ax.set_xticks(range(len(clip_rates)), [f"{x:g}" for x in clip_rates], fontsize=7)
+        ax.set(xlabel="clip rate ξ", ylabel=f"squared error / d ({label})")
+        ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
