@@ -215,3 +215,121 @@ def truncation_curves(trunc: pd.DataFrame, clip_rates: list[float]) -> plt.Figur
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def error_vs_demos_plot(curve: pd.DataFrame, d: int) -> plt.Figure:
+    """Theorem 2 chapter: ICL error against the number of demonstrations per estimator (± 2 standard errors);
+    the baselines dashed, d marked."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, grp in curve.groupby("estimator", sort=False):
+        ax.errorbar(grp.demos, grp.error, yerr=2 * grp.error_sem, marker="o", ms=3, capsize=2, label=name,
+                    ls="--" if name in ("least squares", "one GD step") else "-")  # fmt: skip
+    ax.axvline(d, color="grey", ls=":", lw=1)
+    ax.set(xlabel="demonstrations N", ylabel="squared error / d", ylim=(-0.05, 1.3))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def truncation_grid_plot(errors: pd.DataFrame, layers: int, matrices: tuple[str, ...] = ("V", "K", "Q")):
+    """Remark 5 on the trained toy: median ICL error against the clip rate (and kept rank), one line per truncated
+    layer, one panel per (shot number, matrix); the unpruned error as a grey line."""
+    shots = sorted(errors.shots.unique())
+    fig, axes = plt.subplots(len(shots), len(matrices), figsize=(10, 2.6 * len(shots)), sharex=True, squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    grid = errors.drop_duplicates("clip_rate")[["clip_rate", "rank"]]
+    ticks = [f"{x:g}\nr={r}" for x, r in grid.itertuples(index=False)]
+    for row, s in enumerate(shots):
+        for col, which in enumerate(matrices):
+            ax = axes[row, col]
+            sub = errors[(errors.shots == s) & (errors.matrix == which)]
+            for layer, grp in sub.groupby("layer"):
+                ax.plot(range(len(grp)), grp["median_error"], marker="o", ms=3,
+                        color=cmap((layer - 1) / max(1, layers - 1)), label=f"layer {layer}")  # fmt: skip
+            ax.axhline(sub[sub.clip_rate == 0]["median_error"].iloc[0], color="grey", lw=1)
+            ax.set_yscale("log")
+            ax.set_title(f"truncate $W_{which}$, {s} shots", fontsize=9)
+            if col == 0:
+                ax.set_ylabel("median error / d")
+    axes[-1, 0].legend(fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xticks(range(len(ticks)), ticks, fontsize=6)
+        ax.set_xlabel("clip rate ξ (kept rank r)")
+    fig.tight_layout()
+    return fig
+
+
+BOUND_TERMS = {
+    "delta_W_sq": r"$\|\Delta W_t\|_F^2$",
+    "norm_product": r"$\|\Delta W_t\|_F^2\|I+W_{t-1}\|_F^2$",
+    "trace_C": r"tr $C_t$",
+    "term": r"term$_t$",
+}
+
+
+def bound_terms_plot(terms: pd.DataFrame, pruned_layers: list[int], approx: str, matrix: str = "V") -> plt.Figure:
+    """Theorem 2's pieces per layer t of the trajectory, one line per kept rank, when ``matrix`` of each of
+    ``pruned_layers`` (one row each) is truncated."""
+    fig, axes = plt.subplots(len(pruned_layers), len(BOUND_TERMS), figsize=(12, 2.6 * len(pruned_layers)),
+                             sharex=True, squeeze=False)  # fmt: skip
+    cmap = plt.get_cmap("viridis")
+    ranks = sorted(terms["rank"].unique(), reverse=True)
+    for row, k in enumerate(pruned_layers):
+        sub = terms[(terms.pruned_layer == k) & (terms.matrix == matrix) & (terms.approx == approx)]
+        sub = sub.drop_duplicates(["rank", "t"])
+        for col, (key, title) in enumerate(BOUND_TERMS.items()):
+            ax = axes[row, col]
+            for i, r in enumerate(ranks):
+                g = sub[sub["rank"] == r]
+                ax.plot(g.t, g[key], marker="o", ms=3, color=cmap(i / max(1, len(ranks) - 1)), label=f"rank {r}")
+            ax.axvline(k, color="grey", ls=":", lw=1)
+            ax.set_yscale("symlog" if key == "term" else "log")
+            ax.set_title(f"{title}, prune layer {k}", fontsize=9)
+            ax.set_xlabel("layer t")
+    axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def bound_vs_error_plot(merged: pd.DataFrame, approximations: list[str], layers: int) -> plt.Figure:
+    """Theorem 2's bound (R = 1, each surrogate) against the median ICL error, one point per truncation,
+    coloured by the truncated layer."""
+    fig, axes = plt.subplots(1, len(approximations), figsize=(3.6 * len(approximations), 3.2), squeeze=False)
+    for ax, approx in zip(axes[0], approximations):
+        sub = merged[merged.approx == approx]
+        points = ax.scatter(sub.bound, sub["median_error"], c=sub.pruned_layer, cmap="viridis", s=14)
+        ax.set(xlabel="bound (R = 1)", title=approx, yscale="log")
+    axes[0, 0].set_ylabel("median ICL error / d")
+    fig.colorbar(points, ax=axes[0, -1], label="truncated layer", ticks=range(1, layers + 1))
+    fig.tight_layout()
+    return fig
+
+
+def trajectory_norms_plot(norms: pd.DataFrame) -> plt.Figure:
+    """Theorem 1: ||Delta W_t||_F and ||G_t||_F per layer t, one line per seed (from ``trajectory_norms``)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharex=True)
+    for seed, grp in norms.groupby("seed"):
+        axes[0].semilogy(grp.layer, grp.delta_W, marker="o", alpha=0.7, label=f"seed {seed}")
+        axes[1].semilogy(grp.layer, grp.G, marker="o", alpha=0.7)
+    axes[0].set(xlabel="layer t", ylabel=r"$\|\Delta W_t\|_F$")
+    axes[1].set(xlabel="layer t", ylabel=r"$\|G_t\|_F$")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def pruned_gradients_plot(sweeps: pd.DataFrame, prune_layers: list[int]) -> plt.Figure:
+    """Remark 5: ||G_t||_F per layer t when W_V of layer k is truncated, one line per clip rate, one panel per k."""
+    fig, axes = plt.subplots(1, len(prune_layers), figsize=(3.3 * len(prune_layers), 3.2), sharey=True, squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    rates = sorted(sweeps.clip_rate.unique())
+    for ax, k in zip(axes[0], prune_layers):
+        sub = sweeps[sweeps.pruned_layer == k]
+        for i, (xi, grp) in enumerate(sub.groupby("clip_rate")):
+            ax.semilogy(grp.layer, grp.G, marker=".", color=cmap(i / max(1, len(rates) - 1)), label=f"ξ={xi}")
+        ax.axvline(k, color="grey", ls=":", lw=1)
+        ax.set(xlabel="layer t", title=f"prune $W_V$ of layer {k}")
+    axes[0, 0].set_ylabel(r"$\|G_t\|_F$")
+    axes[0, -1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig

@@ -134,3 +134,13 @@ def test_fig5_verdicts_table():
     assert claims.fig5_verdicts(ls, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), better)["improves"] == HOLDS
     worse = claims.fig5_verdicts(ls + 1e-3, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), trunc)
     assert (worse["ls_exact"], worse["tracks"], worse["gap_shrinks"]) == (FAILS, FAILS, INCONCLUSIVE)
+
+
+def test_theorem1_verdicts_table():
+    ok = pd.DataFrame({"rel_error_query": [1e-15, 3e-14], "rank_delta_W": [2, 3]})
+    changed = pd.Series({1: [1, 2, 3], 3: [3]})
+    v = claims.theorem1_verdicts(ok, num_demos=3, changed=changed, num_layers=3)
+    assert (v["theorem1"], v["remark1"], v["remark5"]) == (HOLDS, HOLDS, HOLDS)
+    bad = pd.DataFrame({"rel_error_query": [1e-3], "rank_delta_W": [4]})
+    v = claims.theorem1_verdicts(bad, num_demos=3, changed=pd.Series({1: [1, 2]}), num_layers=3)
+    assert (v["theorem1"], v["remark1"], v["remark5"]) == (FAILS, FAILS, FAILS)

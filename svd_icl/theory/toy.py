@@ -193,7 +193,10 @@ def icl_errors(predict: Callable, d: int, num_demos: int, n_prompts: int = 1000,
     return ((predict(xs, ys[:, :-1]) - ys[:, -1]) ** 2 / d).double()
 
 
-def _baseline(fn: Callable) -> Callable:
+def query_prediction(fn: Callable) -> Callable:
+    """Adapt a sequence estimator of :mod:`svd_icl.linreg.baselines` (predicts every y_i from the examples before
+    it) to this module's convention: prompts (P, N+1, d) with N labels (P, N) -> the query's prediction (P,)."""
+
     def predict(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
         return fn(xs, torch.cat([ys, torch.zeros_like(ys[:, :1])], dim=1))[:, -1]
 
@@ -208,7 +211,9 @@ def one_gd_step(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
     return (w * xs[:, -1]).sum(-1)
 
 
-BASELINES = {"least squares": _baseline(least_squares), "one GD step": one_gd_step}
+# Query-level estimators beside the trained toy: least squares is linreg's (one definition, adapted), one GD step is
+# Lemma 1's estimator. Named apart from linreg.baselines.BASELINES, whose estimators predict whole sequences.
+QUERY_BASELINES = {"least squares": query_prediction(least_squares), "one GD step": one_gd_step}
 
 
 def summarize(errors: torch.Tensor) -> dict[str, float]:
@@ -225,7 +230,7 @@ def summarize(errors: torch.Tensor) -> dict[str, float]:
 def error_vs_demos(models: dict[str, Callable], d: int, demos: list[int], n_prompts: int = 1000) -> pd.DataFrame:
     """ICL error per number of demonstrations for each model and baseline (long format)."""
     rows = []
-    for name, predict in {**models, **BASELINES}.items():
+    for name, predict in {**models, **QUERY_BASELINES}.items():
         for n in demos:
             rows.append({"estimator": name, "demos": n, **summarize(icl_errors(predict, d, n, n_prompts))})
     return pd.DataFrame(rows)
