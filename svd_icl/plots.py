@@ -333,3 +333,17 @@ def pruned_gradients_plot(sweeps: pd.DataFrame, prune_layers: list[int]) -> plt.
     axes[0, -1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def spectra_grid(spectra: dict[tuple[str, int], pd.DataFrame]) -> plt.Figure:
+    """Figure 3's spectra: one :func:`spectra_panel` per (model, layer) key, models as rows."""
+    models = list(dict.fromkeys(name for name, _ in spectra))
+    layers = list(dict.fromkeys(layer for _, layer in spectra))
+    fig, axes = plt.subplots(len(models), len(layers), figsize=(4.5 * len(layers), 3.2 * len(models)), squeeze=False,
+                             sharey=True)  # fmt: skip
+    for (name, layer), spec in spectra.items():
+        ax = axes[models.index(name)][layers.index(layer)]
+        spectra_panel(spec, ax, title=f"{name}, layer {spec.layer.iloc[0]}")
+    axes[0][-1].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
