@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
+from tqdm import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from svd_icl.architectures import architecture_for, decoder_layers, select_matrices, weight_view
@@ -175,22 +176,42 @@ def run_key(
     }
 
 
-def run_or_reuse(
-    store: ResultStore, model: PreTrainedModel, tokenizer, model_name: str, task: str, module: str, seed: int, **kwargs
-) -> dict:
-    """Algorithm 1 for one (task, module, seed), reusing the run stored under the same key in ``store``."""
+def stored_run(store: ResultStore, model: PreTrainedModel, model_name: str, run: dict) -> dict | None:
+    """The record of ``run`` (task, module, seed and :func:`algorithm1` keyword arguments) in ``store``, or None."""
     key = run_key(
-        model, model_name, task, module, kwargs.get("k", 3), kwargs.get("aggregate", "max"),
-        tuple(kwargs.get("grid", DEFAULT_GRID)), kwargs.get("shots"), seed, kwargs.get("n_validation"),
-        kwargs.get("n_test"),
+        model, model_name, run["task"], run["module"], run.get("k", 3), run.get("aggregate", DEFAULT_AGGREGATE),
+        tuple(run.get("grid", DEFAULT_GRID)), run.get("shots"), run["seed"], run.get("n_validation"),
+        run.get("n_test"),
     )  # fmt: skip
     wanted = store.key({"format": FORMAT_VERSION, **key})
-    for rec in store.records():
-        if store.key(rec) == wanted:
-            return rec
-    res = algorithm1(model, tokenizer, model_name, task, module, seed=seed, **kwargs)
-    store.append(res.record())
-    return {"format": FORMAT_VERSION, **res.record()}
+    return next((rec for rec in store.records() if store.key(rec) == wanted), None)
+
+
+def run_grid(
+    store: ResultStore,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    model_name: str,
+    runs: list[dict],
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Every run of ``runs`` (dicts of task, module, seed and :func:`algorithm1` keyword arguments), reusing those
+    stored in ``store`` and appending the others as they finish: in-process, or on a Ray cluster when
+    ``ray_address`` is given (:mod:`svd_icl.distributed`). Returns the records in the order of ``runs``."""
+    missing = [run for run in runs if stored_run(store, model, model_name, run) is None]
+    if missing and ray_address:
+        from svd_icl.distributed import run_algorithm1_ray
+
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        remote = [{k: v for k, v in run.items() if k != "cond"} for run in missing]
+        run_algorithm1_ray(model_name, remote, store, dtype=dtype, address=ray_address, progress=progress)
+    else:
+        for run in tqdm(missing, desc="Algorithm 1", disable=not progress or not missing, mininterval=5):
+            kwargs = {k: v for k, v in run.items() if k not in ("task", "module", "seed")}
+            res = algorithm1(model, tokenizer, model_name, run["task"], run["module"], seed=run["seed"], **kwargs)
+            store.append(res.record())
+    return [stored_run(store, model, model_name, run) for run in runs]
 
 
 def algorithm1(

@@ -37,6 +37,17 @@ def _dtype(text: str) -> torch.dtype:
     return allowed[text]
 
 
+def _ray_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ray",
+        default=None,
+        metavar="local|auto|ADDRESS",
+        help="fan out over Ray: local (this machine), auto (the cluster this machine joined), or a cluster address",
+    )
+    p.add_argument("--workers", type=int, default=None, help="Ray workers (default: one per GPU, else per CPU group)")
+    p.add_argument("--cpus-per-worker", type=int, default=1, help="CPUs (torch threads) per Ray worker without GPUs")
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="bundled name (gemma3-270m, smollm2-135m), Hub id or directory")
     p.add_argument("--dtype", type=_dtype, default=torch.float32, help="float32 | float16 | bfloat16")
@@ -65,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", default=None, help="directory of <task>/<split>.jsonl (default: $SVD_ICL_DATA or Hub)"
     )
     sw.add_argument("--out", required=True, help="results file (JSON lines); finished points are skipped on rerun")
+    _ray_args(sw)
 
     a1 = sub.add_parser("algorithm1", help="condition-number-guided layer + clip-rate search (App. C.2)")
     _model_args(a1)
@@ -80,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     a1.add_argument("--batch-size", type=int, default=16)
     a1.add_argument("--data-dir", default=None)
     a1.add_argument("--out", default=None, help="append the result (JSON) to this file")
+    _ray_args(a1)
 
     cond = sub.add_parser("cond", help="condition numbers of every matrix of every layer (CSV)")
     _model_args(cond)
@@ -143,6 +156,18 @@ def _sweep(args) -> int:
     _check_out(args.out)
     ResultStore(args.out, KEY_FIELDS).records()  # refuse a foreign file before loading anything
     _check_data(config.task, config.seed, args.data_dir)
+    _check_ray(args)
+    if args.ray:
+        from svd_icl.distributed import run_sweep_ray
+
+        dtype = str(args.dtype).removeprefix("torch.")
+        frame = run_sweep_ray(config, args.out, dtype, args.ray, args.workers, args.cpus_per_worker)
+        print(
+            frame[["layer", "module", "clip_rate", "accuracy", "majority_rate", "macro_f1", "ties"]].to_string(
+                index=False
+            )
+        )
+        return 0
     model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -181,6 +206,19 @@ def _algorithm1(args) -> int:
         store = ResultStore(args.out, A1_KEY, kind="algorithm1")
         store.records()
     _check_data(args.task, args.seed, args.data_dir, args.n_validation, args.n_test)
+    _check_ray(args)
+    if args.ray:
+        from svd_icl.distributed import run_algorithm1_ray
+
+        if store is None:
+            raise ValueError("--ray needs --out: the driver appends the run there")
+        run = {"task": args.task, "module": args.module, "seed": args.seed, "k": args.k, "aggregate": args.aggregate,
+               "grid": tuple(args.clip_rates), "shots": args.shots, "n_validation": args.n_validation,
+               "n_test": args.n_test, "data_root": args.data_dir, "batch_size": args.batch_size}  # fmt: skip
+        dtype = str(args.dtype).removeprefix("torch.")
+        run_algorithm1_ray(args.model, [run], store, dtype, args.ray, args.workers, args.cpus_per_worker)
+        print(json.dumps({k: store.records()[-1][k] for k in ("model", "task", "layer", "module", "best_clip_rate")}))
+        return 0
     model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
     res = algorithm1(
         model,
@@ -220,6 +258,19 @@ def _check_out(path: str):
     from svd_icl.results import check_writable
 
     return check_writable(path, "--out")
+
+
+def _check_ray(args) -> None:
+    if args.ray is None:
+        return
+    if not args.ray.strip():
+        raise ValueError("--ray '': give local, auto or a cluster address (e.g. ray://head:10001)")
+    _check_count(args.workers, "--workers")
+    _check_count(args.cpus_per_worker, "--cpus-per-worker")
+    if args.device != "cpu":
+        raise ValueError(
+            f"--device {args.device} with --ray: workers use the cluster's GPUs when it has them; leave --device at cpu"
+        )
 
 
 def _check_data(task: str, seed: int, data_dir: str | None, n_validation=None, n_test=None) -> None:

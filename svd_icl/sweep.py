@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from svd_icl.architectures import architecture_for, check_layer, decoder_layers, select_matrices
 from svd_icl.evaluation import FastEvaluator
-from svd_icl.prompts import encode, prompt_digest
+from svd_icl.prompts import EncodedPrompts, encode, prompt_digest
 from svd_icl.pruning import Pruner
 from svd_icl.results import FORMAT_VERSION, ResultStore, check_writable
 from svd_icl.svd import DEFAULT_CLIP_RATES, check_clip_rate
@@ -157,28 +158,48 @@ def saved_points(out: str | Path, config: SweepConfig, dtype: str = "float32", d
     return frame[keep].reset_index(drop=True)
 
 
-def run_sweep(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    config: SweepConfig,
-    out: str | Path,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Evaluate every missing point of ``config``, appending each to ``out``; return this sweep's records.
+@dataclass
+class SweepPlan:
+    """A validated sweep on one model: the prompts it scores, the key fields its points share, its layers.
 
-    Everything is validated before the results file is touched; each record holds the per-query predictions, so
-    any two points can be compared with a paired test later without recomputing.
+    Built by :func:`plan_sweep` wherever the model is (in-process, or in a Ray worker): the units of work
+    (:meth:`pending`) and the records (:func:`unit_records`) are the same either way.
     """
+
+    config: SweepConfig
+    prompts: EncodedPrompts
+    common: dict
+    layers: list[int]
+    num_layers: int
+
+    def point(self, layer: int, module: str, xi: float) -> dict:
+        return {**self.common, "layer": layer, "module": module, "clip_rate": float(xi)}
+
+    def pending(self, done: set[str], key: Callable[[dict], str]) -> list[tuple[int, str, list[float]]]:
+        """Units of work, ``(layer, module, clip rates not yet in done)``; a unit keeps its layer's resume cache."""
+        units = [
+            (la, mo, [xi for xi in self.config.clip_rates if key(self.point(la, mo, xi)) not in done])
+            for la in self.layers
+            for mo in self.config.modules
+        ]
+        return [(la, mo, rates) for la, mo, rates in units if rates]
+
+    def wanted(self, key: Callable[[dict], str]) -> set[str]:
+        return {key(self.point(la, mo, xi)) for la in self.layers for mo in self.config.modules
+                for xi in self.config.clip_rates}  # fmt: skip
+
+
+def plan_sweep(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: SweepConfig) -> SweepPlan:
+    """Validate ``config`` against ``model``, draw the queries and demonstrations and encode the prompts."""
     for note in config.check():
-        warnings.warn(f"sweep: {note}", stacklevel=2)
+        warnings.warn(f"sweep: {note}", stacklevel=3)
     config.validate(model)
-    check_writable(out)
     arch = architecture_for(model)
     layers = sorted({check_layer(model, x, arch) for x in config.layers})
     if len(layers) < len(config.layers):
         warnings.warn(
             f"sweep: layers {config.layers} name {len(layers)} distinct layers ({layers}); each is computed once",
-            stacklevel=2,
+            stacklevel=3,
         )
     data = prepare(
         config.task,
@@ -190,51 +211,76 @@ def run_sweep(
         order=config.order,
     )
     prompts = encode(data, config.split, tokenizer, label_words=config.label_words)
-    store = ResultStore(out, KEY_FIELDS)
-    store.open()
     settings = model_settings(model)
     common = {
         **_common(config, settings["dtype"], settings["device"]),
         "prompt": prompt_digest(prompts),
         "scoring": "mean_loglik" if prompts.length_normalize else "sum_loglik",
     }
-    done = store.done()
+    return SweepPlan(config, prompts, common, layers, len(decoder_layers(model, arch)))
 
-    def point(layer: int, module: str, xi: float) -> dict:
-        return {**common, "layer": layer, "module": module, "clip_rate": float(xi)}
 
-    todo = [
-        (la, mo, [xi for xi in config.clip_rates if store.key(point(la, mo, xi)) not in done])
-        for la in layers
-        for mo in config.modules
-    ]
-    todo = [(la, mo, rates) for la, mo, rates in todo if rates]
+def unit_records(
+    model: PreTrainedModel,
+    plan: SweepPlan,
+    layer: int,
+    module: str,
+    clip_rates: list[float],
+    evaluator: FastEvaluator | None = None,
+    pruner: Pruner | None = None,
+) -> Iterator[dict]:
+    """The finished records of one unit, one clip rate at a time (a layer-resumed sweep of that layer)."""
+    evaluator = evaluator or FastEvaluator(model, plan.prompts, batch_size=plan.config.batch_size, progress=False)
+    pruner = pruner or Pruner(model)
+    for xi, result in evaluator.sweep(pruner, layer, module, clip_rates):
+        yield {
+            **plan.point(layer, module, xi),
+            **result.metrics(),
+            **result.per_query(),
+            "num_layers": plan.num_layers,
+            "seconds": round(result.seconds, 4),
+            "ranks": result.extra.get("ranks"),
+            "config": asdict(plan.config),
+            "time": time.time(),
+        }
+
+
+def select(frame: pd.DataFrame, keys: set[str], key: Callable[[dict], str]) -> pd.DataFrame:
+    """The rows of a results frame whose keys are in ``keys``."""
+    if frame.empty:
+        return frame
+    return frame[[key(r) in keys for r in frame.to_dict("records")]].reset_index(drop=True)
+
+
+def run_sweep(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    config: SweepConfig,
+    out: str | Path,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Evaluate every missing point of ``config``, appending each to ``out``; return this sweep's records.
+
+    Everything is validated before the results file is touched; each record holds the per-query predictions, so
+    any two points can be compared with a paired test later without recomputing. For many GPUs or machines, see
+    :func:`svd_icl.distributed.run_sweep_ray` (same records).
+    """
+    plan = plan_sweep(model, tokenizer, config)
+    check_writable(out)
+    store = ResultStore(out, KEY_FIELDS)
+    store.open()
+    todo = plan.pending(store.done(), store.key)
     total = sum(len(r) for _, _, r in todo)
     if total:
-        evaluator = FastEvaluator(model, prompts, batch_size=config.batch_size, progress=False)
+        evaluator = FastEvaluator(model, plan.prompts, batch_size=config.batch_size, progress=False)
         pruner = Pruner(model)
         bar = tqdm(total=total, desc=f"{config.task} sweep", disable=not progress, mininterval=5)
         for layer, module, rates in todo:
-            for xi, result in evaluator.sweep(pruner, layer, module, rates):
-                store.append(
-                    {
-                        **point(layer, module, xi),
-                        **result.metrics(),
-                        **result.per_query(),
-                        "num_layers": len(decoder_layers(model, arch)),
-                        "seconds": round(result.seconds, 4),
-                        "ranks": result.extra.get("ranks"),
-                        "config": asdict(config),
-                        "time": time.time(),
-                    }
-                )
+            for record in unit_records(model, plan, layer, module, rates, evaluator, pruner):
+                store.append(record)
                 bar.update()
         bar.close()
-    wanted = {store.key(point(la, mo, xi)) for la in layers for mo in config.modules for xi in config.clip_rates}
-    frame = store.frame()
-    if frame.empty:
-        return frame
-    return frame[[store.key(r) in wanted for r in frame.to_dict("records")]].reset_index(drop=True)
+    return select(store.frame(), plan.wanted(store.key), store.key)
 
 
 def prompt_variants(
