@@ -66,7 +66,7 @@ def claims_html(table: pd.DataFrame, links: dict[str, str]) -> str:
             {
                 "Claim": html.escape(str(r.claim)),
                 "Paper": html.escape(str(r.paper)),
-                "Status": f'<span style="color:{colour};font-weight:bold">{symbol}&nbsp;{html.escape(r.status)}</span>',
+                "Status": f'<span class="status" style="color:{colour}">{symbol}&nbsp;{html.escape(r.status)}</span>',
                 "Evidence": html.escape(str(r.evidence)),
                 "Chapter": f'<a href="{html.escape(links[r.chapter])}">{html.escape(r.chapter)}</a>',
             }
@@ -78,5 +78,12 @@ def claims_html(table: pd.DataFrame, links: dict[str, str]) -> str:
         if s in counts
     )
     body = pd.DataFrame(rows).to_html(escape=False, index=False, border=0, classes="svd-icl-claims", justify="left")
-    style = "<style>.svd-icl-claims td, .svd-icl-claims th {text-align: left; vertical-align: top;}</style>"
+    style = (
+        "<style>.svd-icl-claims {table-layout: fixed; width: 100%; font-size: 0.85em}"
+        " .svd-icl-claims td, .svd-icl-claims th {text-align: left; vertical-align: top; overflow-wrap: anywhere}"
+        " .svd-icl-claims .status {font-weight: bold; overflow-wrap: normal}"
+        " .svd-icl-claims th:nth-child(1) {width: 27%} .svd-icl-claims th:nth-child(2) {width: 11%}"
+        " .svd-icl-claims th:nth-child(3) {width: 18%} .svd-icl-claims th:nth-child(4) {width: 35%}"
+        " .svd-icl-claims th:nth-child(5) {width: 9%}</style>"
+    )
     return f"{style}\n<p>{head}</p>\n{body}"
