@@ -33,7 +33,7 @@ from svd_icl.pruning import Pruner
 from svd_icl.results import FORMAT_VERSION, ResultStore
 from svd_icl.svd import DEFAULT_CLIP_RATES, check_clip_rate, factorized_params, rank_for_clip_rate
 from svd_icl.sweep import model_settings
-from svd_icl.tasks import get_task, prepare
+from svd_icl.tasks import check_count, get_task, prepare
 
 DEFAULT_GRID = DEFAULT_CLIP_RATES
 # Everything that changes an Algorithm 1 run's numbers; a stored run is reused only when all of them match.
@@ -243,8 +243,7 @@ def algorithm1(
         raise ValueError(f"aggregate {aggregate!r} not one of {AGGREGATES}")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an integer in [1, number of layers], got {k!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_count("batch_size", batch_size, 1, optional=False)
     data = None
     if evaluate is None:  # load and check the data (sizes, files, fields) before any compute
         data = prepare(task, shots, seed, n_validation=n_validation, n_test=n_test, data_root=data_root)

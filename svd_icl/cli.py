@@ -162,21 +162,16 @@ def _sweep(args) -> int:
 
         dtype = str(args.dtype).removeprefix("torch.")
         frame = run_sweep_ray(config, args.out, dtype, args.ray, args.workers, args.cpus_per_worker)
-        print(
-            frame[["layer", "module", "clip_rate", "accuracy", "majority_rate", "macro_f1", "ties"]].to_string(
-                index=False
-            )
-        )
-        return 0
-    model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        frame = run_sweep(model, tok, config, args.out)
-    for w in caught:  # our notes as one line each; others (libraries') are passed on unchanged
-        if str(w.message).startswith("sweep: "):
-            print(f"svd-icl: note: {str(w.message).removeprefix('sweep: ')}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    else:
+        model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = run_sweep(model, tok, config, args.out)
+        for w in caught:  # our notes as one line each; others (libraries') are passed on unchanged
+            if str(w.message).startswith("sweep: "):
+                print(f"svd-icl: note: {str(w.message).removeprefix('sweep: ')}", file=sys.stderr)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     cols = ["layer", "module", "clip_rate", "accuracy", "majority_rate", "macro_f1", "ties"]
     print(frame[cols].to_string(index=False))
     return 0
@@ -216,8 +211,8 @@ def _algorithm1(args) -> int:
                "grid": tuple(args.clip_rates), "shots": args.shots, "n_validation": args.n_validation,
                "n_test": args.n_test, "data_root": args.data_dir, "batch_size": args.batch_size}  # fmt: skip
         dtype = str(args.dtype).removeprefix("torch.")
-        run_algorithm1_ray(args.model, [run], store, dtype, args.ray, args.workers, args.cpus_per_worker)
-        print(json.dumps({k: store.records()[-1][k] for k in ("model", "task", "layer", "module", "best_clip_rate")}))
+        (record,) = run_algorithm1_ray(args.model, [run], store, dtype, args.ray, args.workers, args.cpus_per_worker)
+        print(json.dumps({k: record[k] for k in ("model", "task", "layer", "module", "best_clip_rate")}, indent=2))
         return 0
     model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
     res = algorithm1(

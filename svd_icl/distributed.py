@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from svd_icl.results import ResultStore, check_writable
+from svd_icl.results import ResultStore, record_key
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, select
 
 RAY_MODES = ("local", "auto")
@@ -75,7 +76,7 @@ def _worker_class():
 
         def plan(self, config: dict, done: set[str]) -> tuple[list, list[str]]:
             """The pending units of ``config`` given the stored keys, and every key the sweep wants."""
-            store_key = ResultStore("unused", KEY_FIELDS).key
+            store_key = partial(record_key, key_fields=KEY_FIELDS)
             plan = self._plan(config)
             return plan.pending(done, store_key), sorted(plan.wanted(store_key))
 
@@ -163,9 +164,8 @@ def run_sweep_ray(
 
     for note in config.check():
         print(f"svd-icl: note: {note}")
-    check_writable(out)
     store = ResultStore(out, KEY_FIELDS)
-    store.open()
+    store.open()  # checks that the file can be written before the cluster is touched
     connect(address)
     pool = start_workers(config.model, dtype, workers, cpus_per_worker, crash_after)
     cfg = asdict(config)
@@ -197,14 +197,14 @@ def run_algorithm1_ray(
     workers: int | None = None,
     cpus_per_worker: int = 1,
     progress: bool = True,
-) -> None:
+) -> list[dict]:
     """Algorithm 1 runs (dicts of task, module, seed and :func:`svd_icl.algorithm1.algorithm1` keyword arguments)
     on a Ray cluster; each finished run is appended to ``store`` by the driver (runs already stored are skipped
-    by the caller, e.g. with :func:`svd_icl.algorithm1.stored_run`)."""
+    by the caller, e.g. with :func:`svd_icl.algorithm1.stored_run`). Returns the records computed, as they came."""
     import ray
 
     if not runs:
-        return
+        return []
     connect(address)
     pool = start_workers(model_name, dtype, workers, cpus_per_worker)
 
@@ -212,6 +212,13 @@ def run_algorithm1_ray(
         kwargs = {k: v for k, v in run.items() if k not in ("task", "module", "seed")}
         return worker.algorithm1.remote(model_name, run["task"], run["module"], run["seed"], kwargs)
 
-    _dispatch(pool, runs, submit, store.append, "Algorithm 1 on Ray", progress)
+    records: list[dict] = []
+
+    def keep(record: dict) -> None:
+        store.append(record)
+        records.append(record)
+
+    _dispatch(pool, runs, submit, keep, "Algorithm 1 on Ray", progress)
     for w in pool:
         ray.kill(w)
+    return records

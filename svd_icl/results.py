@@ -43,6 +43,11 @@ def cached_table(path: str | Path, settings: dict, compute: Callable[[], pd.Data
 FORMAT_VERSION = 2  # bump when a record's meaning changes; records of another version are never reused
 
 
+def record_key(record: dict, key_fields: tuple[str, ...]) -> str:
+    """The identity of a record: its ``key_fields`` values, JSON-encoded (a missing field counts as None)."""
+    return json.dumps([record.get(f) for f in key_fields], default=str)
+
+
 class ResultsFileError(ValueError):
     """A file that cannot serve as a results file (foreign content, another kind, unwritable)."""
 
@@ -114,7 +119,7 @@ class ResultStore:
         self._opened = False
 
     def key(self, record: dict) -> str:
-        return json.dumps([record.get(f) for f in self.key_fields], default=str)
+        return record_key(record, self.key_fields)
 
     def header(self) -> dict:
         return {"svd_icl_results": FORMAT_VERSION, "kind": self.kind, "key": list(self.key_fields)}

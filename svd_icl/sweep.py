@@ -21,9 +21,9 @@ from svd_icl.architectures import architecture_for, check_layer, decoder_layers,
 from svd_icl.evaluation import FastEvaluator
 from svd_icl.prompts import EncodedPrompts, encode, prompt_digest
 from svd_icl.pruning import Pruner
-from svd_icl.results import FORMAT_VERSION, ResultStore, check_writable
+from svd_icl.results import FORMAT_VERSION, ResultStore
 from svd_icl.svd import DEFAULT_CLIP_RATES, check_clip_rate
-from svd_icl.tasks import DEMO_ORDERS, get_task, prepare
+from svd_icl.tasks import DEMO_ORDERS, check_count, get_task, prepare
 
 KEY_FIELDS = (
     "format", "model", "task", "split", "n", "shots", "seed", "order", "label_words", "prompt", "scoring",
@@ -70,13 +70,10 @@ class SweepConfig:
             raise ValueError(f"modules {self.modules!r}: give at least one of attn, mlp, all or a matrix name")
         if self.split not in ("validation", "test"):
             raise ValueError(f"split must be 'validation' or 'test', got {self.split!r}")
-        for name, value, low in (("n", self.n, 1), ("shots", self.shots, 0), ("batch_size", self.batch_size, 1)):
-            bad_type = isinstance(value, bool) or not isinstance(value, (int, np.integer))
-            if (value is not None or name == "batch_size") and (bad_type or value < low):
-                optional = "" if name == "batch_size" else " or None"
-                raise ValueError(f"{name} must be an integer >= {low}{optional}, got {value!r}")
-        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        check_count("n", self.n, 1)
+        check_count("shots", self.shots, 0)
+        check_count("batch_size", self.batch_size, 1, optional=False)
+        check_count("seed", self.seed, 0, optional=False)
         if self.order not in DEMO_ORDERS:
             raise ValueError(f"order {self.order!r} not one of {', '.join(DEMO_ORDERS)}")
         if self.label_words is not None and task.kind == "classification" and len(self.label_words) != task.num_classes:
@@ -92,14 +89,16 @@ class SweepConfig:
             setattr(self, name, unique)
         return notes
 
-    def validate(self, model: PreTrainedModel) -> None:
-        """:meth:`check`, then what needs the model: layer indices in range and module names of its family."""
-        self.check()
+    def validate(self, model: PreTrainedModel) -> list[str]:
+        """:meth:`check`, then what needs the model: layer indices in range and module names of its family.
+        Returns :meth:`check`'s notes."""
+        notes = self.check()
         arch = architecture_for(model)
         for layer in self.layers:
             check_layer(model, layer, arch)
         for module in self.modules:
             select_matrices(arch, module)
+        return notes
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -191,9 +190,8 @@ class SweepPlan:
 
 def plan_sweep(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: SweepConfig) -> SweepPlan:
     """Validate ``config`` against ``model``, draw the queries and demonstrations and encode the prompts."""
-    for note in config.check():
+    for note in config.validate(model):
         warnings.warn(f"sweep: {note}", stacklevel=3)
-    config.validate(model)
     arch = architecture_for(model)
     layers = sorted({check_layer(model, x, arch) for x in config.layers})
     if len(layers) < len(config.layers):
@@ -266,9 +264,8 @@ def run_sweep(
     :func:`svd_icl.distributed.run_sweep_ray` (same records).
     """
     plan = plan_sweep(model, tokenizer, config)
-    check_writable(out)
     store = ResultStore(out, KEY_FIELDS)
-    store.open()
+    store.open()  # checks that the file can be written before anything is computed
     todo = plan.pending(store.done(), store.key)
     total = sum(len(r) for _, _, r in todo)
     if total:

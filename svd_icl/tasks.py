@@ -330,12 +330,15 @@ def balanced_demonstrations(
     return picked if order == "interleaved" else [picked[i] for i in rng.permutation(len(picked))]
 
 
-def _count(name: str, value: int | None, minimum: int) -> int | None:
-    """``value`` as an int >= ``minimum`` (None passes through); a clear error names the parameter otherwise."""
-    if value is None:
+def check_count(name: str, value: int | None, minimum: int, optional: bool = True) -> int | None:
+    """``value`` as an int >= ``minimum`` (None passes through when ``optional``); else an error naming ``name``.
+
+    The one check of counts (sizes, shots, seeds, batch sizes) for every public entry point.
+    """
+    if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} or None, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}{' or None' if optional else ''}, got {value!r}")
     return int(value)
 
 
@@ -353,8 +356,8 @@ def query_rows(
     on the same queries. Train rows used for queries are never in the demonstration pool.
     """
     t = get_task(task)
-    n_validation = _count("n_validation", n_validation, 1)
-    n_test = _count("n_test", n_test, 1)
+    n_validation = check_count("n_validation", n_validation, 1)
+    n_test = check_count("n_test", n_test, 1)
     rng, _ = _streams(seed)
     train = load_split(t.name, "train", data_root)
     pool = demonstration_pool(train, t, rng)
@@ -406,7 +409,7 @@ def prepare(
     ``n_validation``/``n_test`` subsample after the paper's split rules (None: the paper's sizes).
     """
     t = get_task(task)
-    shots = t.shots if shots is None else _count("shots", shots, 0)
+    shots = t.shots if shots is None else check_count("shots", shots, 0)
     if order not in DEMO_ORDERS:
         raise ValueError(f"demonstration order {order!r} not one of {DEMO_ORDERS}")
     pool, validation, test = query_rows(task, seed, n_validation, n_test, data_root)
