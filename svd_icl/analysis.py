@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from svd_icl.claims import group_fields
 from svd_icl.stats import wilson_interval
 from svd_icl.tasks import get_task
 
@@ -36,7 +37,7 @@ def best_points(frame: pd.DataFrame, group: list[str]) -> pd.DataFrame:
         best = g.loc[g.accuracy.idxmax()]
         rows.append(
             {
-                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                **group_fields(group, key),
                 "unpruned": base_acc,
                 "best": float(best.accuracy),
                 "best_clip_rate": float(best.clip_rate),

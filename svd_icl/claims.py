@@ -48,6 +48,11 @@ def _outcome(difference: float, p_adjusted: float, claimed_sign: int = 1) -> str
     return INCONCLUSIVE
 
 
+def group_fields(group, key) -> dict:
+    """``{column: value}`` of a ``groupby(group)`` key (a scalar when grouping by one column)."""
+    return dict(zip(group, key if isinstance(key, tuple) else (key,)))
+
+
 def _unpruned(g: pd.DataFrame) -> pd.Series:
     base = g[g.clip_rate == 0.0]
     if base.empty:
@@ -70,7 +75,7 @@ def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None
             t = paired_comparison(base, correctness(r))
             rows.append(
                 {
-                    **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                    **group_fields(group, key),
                     "layer": r.layer,
                     "module": r.module,
                     "clip_rate": r.clip_rate,
@@ -106,7 +111,7 @@ def can_improve(tests: pd.DataFrame, group: list[str]) -> pd.DataFrame:
             outcome = INCONCLUSIVE
         rows.append(
             {
-                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                **group_fields(group, key),
                 "outcome": outcome,
                 "best_layer": best.layer,
                 "best_module": best.module,
@@ -142,7 +147,7 @@ def depth_stability(sweeps: pd.DataFrame, group: list[str], num_layers: dict[str
         t = paired_comparison(shallow_mean, deep_mean)
         rows.append(
             {
-                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                **group_fields(group, key),
                 "deep_mean": float(deep_mean.mean()),
                 "shallow_mean": float(shallow_mean.mean()),
                 "difference": t.difference,
@@ -184,7 +189,7 @@ def shallow_collapse(sweeps: pd.DataFrame, group: list[str], num_layers: dict[st
             outcome = FAILS
         rows.append(
             {
-                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                **group_fields(group, key),
                 "outcome": outcome,
                 "unpruned": float(base.mean()),
                 "worst_accuracy": float(w.accuracy),
@@ -219,7 +224,7 @@ def shots_help(sweeps: pd.DataFrame, group: list[str] = ("model",)) -> pd.DataFr
         outcome = FAILS if drop else _outcome(overall.difference, overall.p_value)
         rows.append(
             {
-                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                **group_fields(group, key),
                 "outcome": outcome,
                 "accuracy_by_shots": dict(zip(g.shots.astype(int), [float(a.mean()) for a in acc])),
                 "difference": overall.difference,
@@ -250,7 +255,7 @@ def collapse_grows_with_shots(sweeps: pd.DataFrame, num_layers: dict[str, int], 
         t = paired_comparison(losses[few], losses[many])
         rows.append(
             {
-                **dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                **group_fields(group, key),
                 "outcome": _outcome(t.difference, t.p_value),
                 "loss_by_shots": {k: float(v.mean()) for k, v in sorted(losses.items())},
                 "difference": t.difference,
