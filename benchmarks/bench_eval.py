@@ -1,13 +1,14 @@
-"""Benchmark of the evaluation engine against the naive path (same run, same answers).
+"""Benchmark of the evaluation engine, in float32 and bfloat16, against the naive float32 path (same run).
 
 For each model: SST-2, 10 shots, ``--n`` test queries, a sweep of 8 clip rates over one layer's MLP, at layer 0
-and at the last layer. The naive path is the authors' procedure (full prompt per query, batch size 1,
+and at the last layer. The naive path is the authors' procedure in float32 (full prompt per query, batch size 1,
 full-vocabulary logits at every position); the fast path caches the demonstration prefix, batches queries,
-resumes from the truncated layer and forms only the label logits. Prints the speed-up, queries per second,
-the largest score difference, and how far the fast path is from the arithmetic floor (FLOPs it needs divided by
-this CPU's measured matmul throughput).
+resumes from the truncated layer and forms only the label logits, once per ``--dtypes`` entry. Prints, per dtype,
+the speed-up over the naive float32 path, queries per second, the agreement of the predictions with the naive
+path and the largest score difference, and how far the fast path is from its arithmetic floor: the FLOPs it
+needs divided by this CPU's measured matmul throughput *in the same dtype*.
 
-    python benchmarks/bench_eval.py [--models gemma3-270m smollm2-135m] [--n 12]
+    python benchmarks/bench_eval.py [--models gemma3-270m smollm2-135m] [--n 12] [--dtypes float32 bfloat16]
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from svd_icl.tasks import prepare
 GRID = [0.0, 0.1, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995]
 
 
-def matmul_gflops(size: int = 1024, repeats: int = 10) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_gflops(dtype: torch.dtype = torch.float32, size: int = 1024, repeats: int = 10) -> float:
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b
     t0 = time.perf_counter()
     for _ in range(repeats):
@@ -58,35 +59,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["gemma3-270m", "smollm2-135m"])
     parser.add_argument("--n", type=int, default=12, help="test queries (the naive path is slow)")
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     parser.add_argument("--data-dir", default=os.environ.get("SVD_ICL_DATA"))
     args = parser.parse_args()
-    gflops = matmul_gflops()
-    print(f"CPU matmul throughput: {gflops:.0f} GFLOP/s, {torch.get_num_threads()} threads")
+    gflops = {d: matmul_gflops(getattr(torch, d)) for d in args.dtypes}
+    print(f"CPU matmul throughput ({torch.get_num_threads()} threads): "
+          + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in gflops.items()))
     for name in args.models:
         model, tok = load_model(name)
         prompts = encode(prepare("sst2", 10, 0, n_test=args.n, data_root=args.data_dir), "test", tok)
-        L = model.config.num_hidden_layers
-        for layer in (0, L - 1):
-            pruner = Pruner(model)
+        layers = (0, model.config.num_hidden_layers - 1)
+        naive, t_naive = {}, {}
+        pruner = Pruner(model)
+        for layer in layers:
             t0 = time.perf_counter()
-            fast = dict(FastEvaluator(model, prompts, progress=False).sweep(pruner, layer, "mlp", GRID))
-            t_fast = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            diffs, same = [], True
             for xi in GRID:
                 with pruner.truncated(layer, "mlp", xi):
-                    naive = evaluate_naive(model, prompts)
-                diffs.append(np.abs(naive.scores - fast[xi].scores).max())
-                same &= bool((naive.predictions == fast[xi].predictions).all())
-            t_naive = time.perf_counter() - t0
-            floor = floor_flops(model, prompts, layer, len(GRID)) / (gflops * 1e9)
-            qps = len(prompts) * len(GRID) / t_fast
-            print(
-                f"{name} layer {layer:2d}: naive {t_naive:7.1f} s, fast {t_fast:6.2f} s, "
-                f"speed-up {t_naive / t_fast:6.1f}x"
-                f" | {qps:6.1f} query-rates/s | floor {floor:5.2f} s ({t_fast / floor:4.1f}x above)"
-                f" | same predictions: {same}, max score diff {max(diffs):.1e}"
-            )
+                    naive[layer, xi] = evaluate_naive(model, prompts)
+            t_naive[layer] = time.perf_counter() - t0
+        for dtype in args.dtypes:
+            fast_model = model if dtype == "float32" else load_model(name, getattr(torch, dtype))[0]
+            for layer in layers:
+                evaluator = FastEvaluator(fast_model, prompts, progress=False)
+                t0 = time.perf_counter()
+                fast = dict(evaluator.sweep(Pruner(fast_model), layer, "mlp", GRID))
+                t_fast = time.perf_counter() - t0
+                agree = np.mean([(naive[layer, xi].predictions == fast[xi].predictions).mean() for xi in GRID])
+                diff = max(np.abs(naive[layer, xi].scores - fast[xi].scores).max() for xi in GRID)
+                qps = len(prompts) * len(GRID) / t_fast
+                floor = floor_flops(fast_model, prompts, layer, len(GRID)) / (gflops[dtype] * 1e9)
+                print(
+                    f"{name} {dtype:8s} layer {layer:2d}: naive float32 {t_naive[layer]:7.1f} s, fast {t_fast:6.2f} s,"
+                    f" speed-up {t_naive[layer] / t_fast:6.1f}x | {qps:6.1f} query-rates/s"
+                    f" | own-dtype floor {floor:5.2f} s ({t_fast / floor:4.1f}x above)"
+                    f" | agreement with naive float32 {agree:.1%}, max score diff {diff:.1e}"
+                )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,12 @@ cp _config.yml _toc.yml "$src/" && cp -r book "$src/"
 # The Evaluation chapter shows each task's exact prompt, rendered by the code from the data.
 python -c "from svd_icl.prompts import prompt_examples_markdown as p; print(p())" > "$src/book/prompt_examples.inc"
 
-# Convert the bundled GGUF models to safetensors once (cached in ~/.cache/svd_icl), before any notebook needs them.
-[ "$profile" = paper ] || python -m svd_icl.models prepare
+# Convert the bundled GGUF models to safetensors once (cached in ~/.cache/svd_icl), before any notebook needs them;
+# the smoke profile uses the small model only (the 1.5B one takes minutes and 6 GB to convert).
+case "$profile" in
+  default) python -m svd_icl.models prepare ;;
+  smoke) python -m svd_icl.models prepare smollm2-135m ;;
+esac
 
 # Execute in the order of the table of contents (a later chapter may reuse an earlier one's results).
 for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do

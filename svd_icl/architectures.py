@@ -65,7 +65,10 @@ _LLAMA_MLP = _specs("mlp", {"gate": "gate_proj", "up": "up_proj", "down": "down_
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in [
-        Architecture("llama", ("llama", "mistral", "qwen2", "qwen3"), "model.layers", _LLAMA_ATTN, _LLAMA_MLP),
+        Architecture("llama", ("llama", "mistral"), "model.layers", _LLAMA_ATTN, _LLAMA_MLP),
+        # Qwen2: LLaMA's matrix names; q, k and v carry biases, which truncation leaves as they are (the paper
+        # truncates weight matrices only).
+        Architecture("qwen2", ("qwen2", "qwen3"), "model.layers", _LLAMA_ATTN, _LLAMA_MLP),
         Architecture("gemma3", ("gemma3_text", "gemma2", "gemma"), "model.layers", _LLAMA_ATTN, _LLAMA_MLP),
         Architecture(
             "gptj",

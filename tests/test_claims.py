@@ -144,3 +144,44 @@ def test_theorem1_verdicts_table():
     bad = pd.DataFrame({"rel_error_query": [1e-3], "rank_delta_W": [4]})
     v = claims.theorem1_verdicts(bad, num_demos=3, changed=pd.Series({1: [1, 2]}), num_layers=3)
     assert (v["theorem1"], v["remark1"], v["remark5"]) == (FAILS, FAILS, FAILS)
+
+
+def _norms(ratio_by_rate: dict[float, float]) -> pd.DataFrame:
+    """Removed norm = ratio x a quantization error of 1, for every layer/module of :func:`sweep`."""
+    return pd.DataFrame([{"model": "m", "layer": la, "module": "mlp", "clip_rate": xi, "removed_norm": r,
+                          "error_norm": 1.0} for la in (0, 3) for xi, r in ratio_by_rate.items()])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "deep,ratios,outcome",
+    [
+        (0.85, {0.5: 0.5, 0.9: 10.0, 0.99: 30.0}, HOLDS),  # gains where truncation removes 10-30x the noise
+        (0.85, {0.5: 1.0, 0.9: 1.5, 0.99: 1.9}, FAILS),  # every gain removes about the noise: confound open
+        (0.6, {0.5: 0.5, 0.9: 10.0, 0.99: 30.0}, INCONCLUSIVE),  # no gain to explain
+    ],
+)
+def test_quantization_confound(deep, ratios, outcome):
+    tests = claims.point_tests(pd.DataFrame(sweep(0.6, deep, 0.6)), ["model", "task"])
+    out = claims.quantization_confound(tests, _norms(ratios), ["model", "task"]).iloc[0]
+    assert out.outcome == outcome
+    assert out.gains == (3 if deep > 0.6 else 0)
+    with pytest.raises(ValueError, match="norms lack"):
+        claims.quantization_confound(tests, _norms(ratios).iloc[1:], ["model", "task"])
+
+
+def test_uniform_quant_trends():
+    layers = np.arange(12)
+    cond = pd.DataFrame(
+        [{"layer": la, "module": "mlp", "matrix": "up", "cond": 10 + la} for la in layers]  # rises with depth
+        + [{"layer": la, "module": "mlp", "matrix": "gate", "cond": 50 - la} for la in layers]  # falls
+        + [{"layer": la, "module": "mlp", "matrix": "down", "cond": 10 + la} for la in layers]  # rises, mixed types
+        + [{"layer": la, "module": "attn", "matrix": "q", "cond": [5, 9, 4, 8, 6, 7][la % 6]} for la in layers]
+    )
+    qtypes = pd.DataFrame(
+        [{"layer": la, "matrix": m, "qtype": "Q5_0"} for la in layers for m in ("mlp.up", "mlp.gate", "attn.q")]
+        + [{"layer": la, "matrix": "mlp.down", "qtype": "Q8_0" if la in (0, 11) else "Q4_K"} for la in layers]
+    )
+    out = claims.uniform_quant_trends(cond, qtypes).set_index("matrix")
+    assert out.loc["mlp.up", "outcome"] == HOLDS and out.loc["mlp.gate", "outcome"] == FAILS
+    assert out.loc["attn.q", "outcome"] == INCONCLUSIVE
+    assert not out.loc["mlp.down", "uniform"] and out.loc["mlp.down", "qtypes"] == "Q4_K/Q8_0"

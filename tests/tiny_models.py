@@ -10,6 +10,7 @@ from transformers import (
     GPTJConfig,
     GPTNeoXConfig,
     LlamaConfig,
+    Qwen2Config,
 )
 
 VOCAB = 300
@@ -19,6 +20,16 @@ def tiny_config(family: str):
     common = {"vocab_size": VOCAB}
     if family == "llama":
         return LlamaConfig(
+            hidden_size=32,
+            intermediate_size=48,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=256,
+            **common,
+        )
+    if family == "qwen2":  # q/k/v with biases, like Qwen2.5
+        return Qwen2Config(
             hidden_size=32,
             intermediate_size=48,
             num_hidden_layers=3,
@@ -56,7 +67,7 @@ def tiny_config(family: str):
     raise ValueError(family)
 
 
-FAMILIES = ["llama", "gemma3", "gptj", "gpt_neox", "gpt2"]
+FAMILIES = ["llama", "qwen2", "gemma3", "gptj", "gpt_neox", "gpt2"]
 
 
 def tiny_model(family: str, seed: int = 0, dtype: torch.dtype = torch.float32):

@@ -1,0 +1,114 @@
+"""Does a cheaper number format give the same answers?  The precision gate for bfloat16 sweeps.
+
+A sweep in bfloat16 (weights and activations; the SVD, the rank-r reconstruction and the label scores stay in
+float32) runs about twice as fast on a CPU with AVX512-BF16, but every weight and every residual-stream value is
+rounded to 8 significant bits.  Whether that changes the paper's measurements is an empirical question, asked here
+of real sweeps: the same points (model, task, layer, module, clip rate, queries, demonstrations) scored in both
+formats, compared query by query.
+
+:func:`compare_dtypes` pairs the points of two dtypes and reports, per point, the share of queries given the
+same answer, the paired accuracy difference with its interval and exact McNemar p-value, and the largest change
+of a candidate score.  :func:`gate` turns that table into the decision the book applies: the cheaper format
+becomes the default only if the answers agree on at least ``min_agreement`` of all queries and no point's accuracy
+differs significantly after Holm's adjustment over all points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from svd_icl.stats import holm, paired_comparison
+
+BOOK_DTYPE = "float32"  # the dtype every chapter's `dtype` parameter defaults to (tests/test_fidelity.py checks)
+MIN_AGREEMENT = 0.99  # share of queries that must get the same answer in both formats
+ALPHA = 0.05
+
+POINT = ["model", "task", "layer", "module", "clip_rate"]
+
+
+def compare_dtypes(frame: pd.DataFrame, reference: str = "float32", other: str = "bfloat16") -> pd.DataFrame:
+    """One row per point scored in both ``reference`` and ``other`` (sweep records with per-query answers).
+
+    Columns: the point, ``n``, ``agreement`` (share of queries with the same prediction, ties included),
+    ``acc_reference``, ``acc_other``, ``difference`` (other - reference) with its paired-bootstrap interval
+    ``low``/``high``, exact McNemar ``p`` and ``p_holm`` (over all rows), and ``max_score_diff`` (largest absolute
+    change of a normalised candidate log-probability).  Points scored in only one dtype are left out.
+    """
+    missing = {*POINT, "dtype", "labels", "predictions", "scores"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"sweep records lack {sorted(missing)}; rerun the sweep with this version of svd_icl")
+    ref = frame[frame.dtype == reference].set_index(POINT)
+    alt = frame[frame.dtype == other].set_index(POINT)
+    rows = []
+    for point in ref.index.intersection(alt.index):
+        a, b = ref.loc[point], alt.loc[point]
+        labels = np.asarray(a["labels"])
+        if not np.array_equal(labels, np.asarray(b["labels"])):
+            raise ValueError(f"point {point}: the two dtypes were scored on different queries")
+        pa, pb = np.asarray(a["predictions"]), np.asarray(b["predictions"])
+        test = paired_comparison((pa == labels).astype(float), (pb == labels).astype(float))
+        rows.append(
+            {
+                **dict(zip(POINT, point)),
+                "n": len(labels),
+                "agreement": float((pa == pb).mean()),
+                "acc_reference": float((pa == labels).mean()),
+                "acc_other": float((pb == labels).mean()),
+                "difference": test.difference,
+                "low": test.low,
+                "high": test.high,
+                "p": test.p_value,
+                "max_score_diff": float(np.abs(np.asarray(a["scores"]) - np.asarray(b["scores"])).max()),
+            }
+        )
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["p_holm"] = holm(table.p)
+        table = table.sort_values(POINT).reset_index(drop=True)
+    return table
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    passes: bool
+    agreement: float  # over all queries of all points
+    significant: int  # points whose accuracy differs after Holm
+    points: int
+    min_agreement: float
+    worst: str  # the point with the lowest agreement, described
+
+    def sentence(self, other: str = "bfloat16", reference: str = "float32") -> str:
+        """The decision in words, generated from the numbers."""
+        verdict = (
+            f"so the book computes in {other}"
+            if self.passes
+            else f"so the book stays in {reference}"
+        )
+        reasons = []
+        if self.agreement < self.min_agreement:
+            reasons.append(
+                f"the answers agree on {self.agreement:.1%} of queries, below the {self.min_agreement:.0%} required"
+            )
+        else:
+            reasons.append(f"the answers agree on {self.agreement:.1%} of queries (at least {self.min_agreement:.0%})")
+        reasons.append(
+            f"{self.significant} of {self.points} points differ significantly in accuracy after Holm"
+            if self.significant
+            else f"no accuracy difference is significant after Holm over {self.points} points"
+        )
+        return f"{'; '.join(reasons).capitalize()} (lowest: {self.worst}), {verdict}."
+
+
+def gate(table: pd.DataFrame, min_agreement: float = MIN_AGREEMENT, alpha: float = ALPHA) -> GateDecision:
+    """The cheaper dtype passes if query-weighted agreement >= ``min_agreement`` and no ``p_holm`` < ``alpha``."""
+    if table.empty:
+        raise ValueError("no point was scored in both dtypes; nothing to decide the precision gate on")
+    agreement = float((table.agreement * table.n).sum() / table.n.sum())
+    significant = int((table.p_holm < alpha).sum())
+    w = table.loc[table.agreement.idxmin()]
+    worst = f"{w.model} {w.task} layer {w.layer} {w.module} xi = {w.clip_rate:g}, {w.agreement:.1%}"
+    passes = agreement >= min_agreement and significant == 0
+    return GateDecision(passes, agreement, significant, len(table), min_agreement, worst)

@@ -1,0 +1,152 @@
+"""How much noise the GGUF quantization put into each weight matrix, read from the file's block scales.
+
+The bundled models are de-quantized GGUF files, so every weight the book truncates is ``W = W0 + E``: the trained
+matrix plus a quantization error.  If truncation helped only by removing ``E``, the paper's effect would be an
+artefact of quantized checkpoints.  To test that, we need ``||E||_F`` per matrix without knowing ``W0``.
+
+**The error model.**  Every GGUF block format used here stores, per block (or sub-block) of 16-32 weights, a step
+``s`` and integer codes: the weight is ``s * q + offset``.  Round-to-nearest with step ``s`` leaves an error that is
+close to uniform on ``[-s/2, s/2]`` for weights spread over many steps, so ``E[e^2] = s^2 / 12`` and
+
+    ||E||_F ~= sqrt( sum over weights of s^2 / 12 ).
+
+Two caveats, both stated in the book: clipping at the ends of the code range and llama.cpp's importance-weighted
+choice of scales (K-quants) change the error, in opposite directions; :func:`check_error_model` measures the model's
+accuracy on Gaussian matrices quantized with ``gguf``'s reference quantizers, where they exist (Q8_0, Q5_0, Q4_1).
+
+The per-format parsing follows the block layouts of ``gguf.quants`` (which de-quantizes but does not expose the
+steps); each ``_steps_*`` function returns the step of every weight of a block array ``(n_blocks, bytes)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from gguf import GGMLQuantizationType, GGUFReader, quants
+
+QK_K = 256
+
+# GGUF tensor names of one block's matrices -> this package's matrix names (LLaMA, Qwen2 and Gemma files alike).
+GGUF_MATRICES = {
+    "attn_q": "attn.q",
+    "attn_k": "attn.k",
+    "attn_v": "attn.v",
+    "attn_output": "attn.o",
+    "ffn_gate": "mlp.gate",
+    "ffn_up": "mlp.up",
+    "ffn_down": "mlp.down",
+}
+
+
+def _f16(blocks: np.ndarray, start: int) -> np.ndarray:
+    return blocks[:, start : start + 2].copy().view(np.float16).astype(np.float64)[:, 0]
+
+
+def _steps_d_first(blocks: np.ndarray, size: int = 32) -> np.ndarray:
+    """Q8_0, Q5_0, Q4_0, Q4_1, Q5_1: one float16 step ``d`` first in each block of 32 weights."""
+    return np.repeat(np.abs(_f16(blocks, 0))[:, None], size, axis=1)
+
+
+def _steps_q4_k(blocks: np.ndarray) -> np.ndarray:
+    """Q4_K (and Q5_K): super-blocks of 256 = 8 sub-blocks of 32; step ``d * sc_j`` with 6-bit scales ``sc_j``."""
+    d = _f16(blocks, 0)
+    sc, _ = quants.Q4_K.get_scale_min(blocks[:, 4 : 4 + quants.Q4_K.K_SCALE_SIZE])
+    return np.repeat(np.abs(d[:, None] * sc.astype(np.float64)), 32, axis=1)
+
+
+def _steps_q6_k(blocks: np.ndarray) -> np.ndarray:
+    """Q6_K: 16 sub-blocks of 16 weights; int8 scales after the 192 code bytes, float16 ``d`` last."""
+    scales = blocks[:, QK_K // 2 + QK_K // 4 : QK_K // 2 + QK_K // 4 + QK_K // 16].copy().view(np.int8)
+    d = _f16(blocks, blocks.shape[1] - 2)
+    return np.repeat(np.abs(d[:, None] * scales.astype(np.float64)), 16, axis=1)
+
+
+STEPS: dict[GGMLQuantizationType, Callable[[np.ndarray], np.ndarray]] = {
+    GGMLQuantizationType.Q8_0: _steps_d_first,
+    GGMLQuantizationType.Q5_0: _steps_d_first,
+    GGMLQuantizationType.Q5_1: _steps_d_first,
+    GGMLQuantizationType.Q4_0: _steps_d_first,
+    GGMLQuantizationType.Q4_1: _steps_d_first,
+    GGMLQuantizationType.Q4_K: _steps_q4_k,
+    GGMLQuantizationType.Q5_K: _steps_q4_k,
+    GGMLQuantizationType.Q6_K: _steps_q6_k,
+}
+
+
+def block_steps(data: np.ndarray, qtype: GGMLQuantizationType) -> np.ndarray:
+    """The quantization step of every weight of raw GGUF data (any shape of uint8 whose rows are whole blocks)."""
+    if qtype not in STEPS:
+        raise ValueError(f"no error model for GGUF type {qtype.name}; supported: {', '.join(t.name for t in STEPS)}")
+    block_size, type_size = quants.GGML_QUANT_SIZES[qtype]
+    blocks = np.ascontiguousarray(data, dtype=np.uint8).reshape(-1, type_size)
+    steps = STEPS[qtype](blocks)
+    assert steps.shape == (len(blocks), block_size), (qtype, steps.shape)
+    return steps.reshape(-1)
+
+
+def error_norm(steps: np.ndarray) -> float:
+    """Predicted Frobenius norm of the rounding error: ``sqrt(sum s^2 / 12)`` (uniform error within a step)."""
+    return float(np.sqrt((np.asarray(steps, dtype=np.float64) ** 2).sum() / 12))
+
+
+def quantization_table(gguf_path: str | Path) -> pd.DataFrame:
+    """One row per truncatable matrix of a GGUF file: ``layer``, ``matrix`` (e.g. ``"mlp.down"``), ``qtype``,
+    ``bits`` (stored bits per weight), ``weight_norm`` (Frobenius norm of the de-quantized matrix),
+    ``error_norm`` (predicted ``||E||_F``) and ``relative_error`` (their ratio)."""
+    rows = []
+    for t in GGUFReader(str(gguf_path)).tensors:
+        parts = t.name.split(".")
+        if len(parts) != 4 or parts[0] != "blk" or parts[2] not in GGUF_MATRICES or parts[3] != "weight":
+            continue
+        data = np.asarray(t.data)
+        if t.tensor_type in (GGMLQuantizationType.F32, GGMLQuantizationType.F16, GGMLQuantizationType.BF16):
+            error, weights = 0.0, data.astype(np.float64)
+        else:
+            error = error_norm(block_steps(data, t.tensor_type))
+            weights = quants.dequantize(data, t.tensor_type).astype(np.float64)
+        block_size, type_size = quants.GGML_QUANT_SIZES[t.tensor_type]
+        norm = float(np.linalg.norm(weights))
+        rows.append(
+            {
+                "layer": int(parts[1]),
+                "matrix": GGUF_MATRICES[parts[2]],
+                "qtype": t.tensor_type.name,
+                "bits": 8 * type_size / block_size,
+                "weight_norm": norm,
+                "error_norm": error,
+                "relative_error": error / norm if norm else float("nan"),
+            }
+        )
+    if not rows:
+        raise ValueError(f"{gguf_path}: no blk.N.<attn_q|...|ffn_down>.weight tensors found")
+    return pd.DataFrame(rows).sort_values(["layer", "matrix"]).reset_index(drop=True)
+
+
+def module_error(table: pd.DataFrame, module: str) -> pd.DataFrame:
+    """Per layer, the predicted quantization error of a module's matrices together (root of summed squares), with
+    the types involved; ``module`` is "attn" or "mlp"."""
+    part = table[table.matrix.str.startswith(module + ".")]
+    return part.groupby("layer").agg(
+        error_norm=("error_norm", lambda e: float(np.sqrt((np.asarray(e) ** 2).sum()))),
+        weight_norm=("weight_norm", lambda w: float(np.sqrt((np.asarray(w) ** 2).sum()))),
+        qtypes=("qtype", lambda q: "/".join(sorted(set(q)))),
+    ).reset_index()
+
+
+def check_error_model(
+    qtypes: tuple[str, ...] = ("Q8_0", "Q5_0", "Q4_1"), shape: tuple[int, int] = (256, 1024), seed: int = 0
+) -> pd.DataFrame:
+    """Quantize a Gaussian matrix with ``gguf``'s reference quantizer per type and compare the measured error norm
+    with :func:`error_norm` of the steps read back from the quantized bytes (``ratio`` = measured / predicted)."""
+    weights = np.random.default_rng(seed).standard_normal(shape).astype(np.float32) * 0.02
+    rows = []
+    for name in qtypes:
+        qtype = GGMLQuantizationType[name]
+        raw = quants.quantize(weights, qtype)
+        measured = float(np.linalg.norm(quants.dequantize(raw, qtype).astype(np.float64) - weights))
+        predicted = error_norm(block_steps(raw, qtype))
+        rows.append({"qtype": name, "measured": measured, "predicted": predicted, "ratio": measured / predicted})
+    return pd.DataFrame(rows)

@@ -1,0 +1,87 @@
+"""The precision gate: pairing points across dtypes, and the decision on synthetic sweeps of known outcome."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from papermill import inspect_notebook
+
+from svd_icl.fidelity import BOOK_DTYPE, compare_dtypes, gate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _records(dtype: str, predictions: list[np.ndarray], labels: np.ndarray) -> list[dict]:
+    out = []
+    for xi, pred in zip([0.0, 0.5, 0.9], predictions):
+        scores = np.where(np.eye(2)[pred] == 1, -0.1, -2.4)  # the predicted class scores higher
+        out.append({"model": "m", "task": "t", "layer": 0, "module": "mlp", "clip_rate": xi, "dtype": dtype,
+                    "labels": labels.tolist(), "predictions": pred.tolist(), "scores": scores.tolist()})
+    return out
+
+
+def _frame(flip: list[int], n: int = 400, seed: int = 0, balanced: bool = False) -> pd.DataFrame:
+    """float32 answers, and bfloat16 answers with ``flip[i]`` queries of point i turned from right to wrong (with
+    ``balanced``, half of them from wrong to right instead: answers change, accuracy does not)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    ref = [np.where(rng.random(n) < 0.8, labels, 1 - labels) for _ in flip]
+    alt = []
+    for pred, k in zip(ref, flip):
+        changed = pred.copy()
+        right = np.flatnonzero(pred == labels)[: k // 2 if balanced else k]
+        wrong = np.flatnonzero(pred != labels)[: k // 2 if balanced else 0]
+        changed[right] = 1 - labels[right]
+        changed[wrong] = labels[wrong]
+        alt.append(changed)
+    return pd.DataFrame(_records("float32", ref, labels) + _records("bfloat16", alt, labels))
+
+
+def test_identical_answers_pass():
+    table = compare_dtypes(_frame([0, 0, 0]))
+    assert len(table) == 3 and (table.agreement == 1).all() and (table.max_score_diff == 0).all()
+    decision = gate(table)
+    assert decision.passes and decision.significant == 0
+    assert "computes in bfloat16" in decision.sentence()
+
+
+def test_scattered_disagreement_fails_on_agreement_only():
+    table = compare_dtypes(_frame([8, 0, 0], balanced=True))  # 8 of 1200 answers change, 4 each way
+    assert table.agreement.min() == pytest.approx(1 - 8 / 400)
+    assert gate(table).passes  # query-weighted agreement 99.3% >= 99%, accuracy unchanged
+    low = compare_dtypes(_frame([8, 8, 8], balanced=True))  # 98.0% everywhere
+    decision = gate(low)
+    assert not decision.passes and decision.significant == 0
+    assert "below the 99% required" in decision.sentence() and "stays in float32" in decision.sentence()
+
+
+def test_one_sided_flips_are_significant():
+    decision = gate(compare_dtypes(_frame([40, 0, 0])))  # 40 right answers lost at one point
+    assert not decision.passes and decision.significant == 1
+    assert "1 of 3 points differ significantly" in decision.sentence()
+
+
+def test_points_in_one_dtype_only_are_left_out_and_old_records_refused():
+    frame = _frame([0, 0, 0])
+    table = compare_dtypes(frame[~((frame.dtype == "bfloat16") & (frame.clip_rate == 0.9))])
+    assert sorted(table.clip_rate) == [0.0, 0.5]
+    with pytest.raises(ValueError, match="lack \\['scores'\\]"):
+        compare_dtypes(frame.drop(columns="scores"))
+    with pytest.raises(ValueError, match="no point was scored in both"):
+        gate(compare_dtypes(frame[frame.dtype == "float32"]))
+
+
+def test_different_queries_are_refused():
+    frame = _frame([0, 0, 0])
+    frame.loc[frame.index[-1], "labels"] = [1 - x for x in frame.labels.iloc[-1]]
+    with pytest.raises(ValueError, match="different queries"):
+        compare_dtypes(frame)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_chapter_defaults_to_the_gated_dtype(path):
+    params = inspect_notebook(str(path))
+    if "dtype" in params:
+        assert json.loads(params["dtype"]["default"].replace("'", '"')) == BOOK_DTYPE

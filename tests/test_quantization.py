@@ -1,0 +1,63 @@
+"""The GGUF quantization-error model: steps read from the blocks, the s^2/12 estimate, the per-matrix table."""
+
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType, GGUFWriter, quants
+
+from svd_icl.quantization import block_steps, check_error_model, error_norm, module_error, quantization_table
+
+
+def test_error_model_matches_reference_quantizers():
+    table = check_error_model(shape=(64, 512))
+    # A wrong step (say, the scale of another block or a factor 2) would be off by far more than 10%.
+    assert ((table.ratio > 0.9) & (table.ratio < 1.1)).all(), table
+
+
+@pytest.mark.parametrize("name,sub", [("Q4_K", 32), ("Q6_K", 16), ("Q8_0", 32), ("Q5_0", 32), ("Q4_1", 32)])
+def test_values_of_a_sub_block_lie_on_its_step_grid(name, sub):
+    """Whatever the codes, de-quantized values within a sub-block differ by integer multiples of its step."""
+    qtype = GGMLQuantizationType[name]
+    block_size, type_size = quants.GGML_QUANT_SIZES[qtype]
+    rng = np.random.default_rng(1)
+    raw = rng.integers(0, 256, (20, type_size), dtype=np.uint8)
+    half = np.array([0.01], np.float16).tobytes()  # finite float16 fields where d/dmin/m sit
+    d_at = type_size - 2 if name == "Q6_K" else 0
+    raw[:, d_at : d_at + 2] = np.frombuffer(half, np.uint8)
+    if name in ("Q4_K", "Q4_1"):
+        raw[:, 2:4] = np.frombuffer(half, np.uint8)
+    values = quants.dequantize(raw, qtype).astype(np.float64).reshape(-1, sub)
+    steps = block_steps(raw, qtype).reshape(-1, sub)
+    assert (steps == steps[:, :1]).all()
+    ok = steps[:, 0] > 0
+    multiples = (values[ok] - values[ok].min(axis=1, keepdims=True)) / steps[ok]
+    assert np.allclose(multiples, np.round(multiples), atol=1e-3)
+
+
+def test_error_norm_is_the_uniform_rounding_variance():
+    assert error_norm(np.full(12, 2.0)) == pytest.approx(2.0)  # 12 weights, s^2/12 = 1/3 each... sum = 4 -> 2
+    with pytest.raises(ValueError, match="no error model for GGUF type F16"):
+        block_steps(np.zeros(4, np.uint8), GGMLQuantizationType.F16)
+
+
+def test_table_from_a_written_gguf_file(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.gguf"
+    writer = GGUFWriter(str(path), "llama")
+    weights = {}
+    for layer, (name, qtype) in enumerate([("attn_q", "Q8_0"), ("ffn_down", "Q4_1")]):
+        w = rng.standard_normal((8, 64)).astype(np.float32)
+        weights[layer] = w
+        raw = quants.quantize(w, GGMLQuantizationType[qtype])
+        writer.add_tensor(f"blk.{layer}.{name}.weight", raw, raw_dtype=GGMLQuantizationType[qtype])
+    writer.add_tensor("token_embd.weight", rng.standard_normal((4, 64)).astype(np.float32))  # not a block matrix
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    table = quantization_table(path)
+    assert list(table.matrix) == ["attn.q", "mlp.down"] and list(table.qtype) == ["Q8_0", "Q4_1"]
+    assert table.bits.tolist() == [8.5, 5.0]
+    assert table.weight_norm[0] == pytest.approx(np.linalg.norm(weights[0]), rel=0.01)
+    assert table.relative_error[0] < table.relative_error[1]  # 8 bits leave less error than 4
+    mlp = module_error(table, "mlp")
+    assert mlp.layer.tolist() == [1] and mlp.qtypes.tolist() == ["Q4_1"]
