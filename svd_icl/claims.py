@@ -546,3 +546,191 @@ def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: i
         rows.append({"matrix": name, "qtypes": "/".join(types), "uniform": uniform, "rho": float(rho),
                      "p": float(p), "outcome": outcome if uniform else "(mixed types: not tested)"})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def describe_uniform_trends(model: str, trends: pd.DataFrame) -> str:
+    """One sentence from :func:`uniform_quant_trends` rows of one model."""
+    uniform = trends[trends.uniform]
+    mixed = trends[~trends.uniform]
+    rising = uniform[uniform.outcome == HOLDS]
+    falling = uniform[uniform.outcome == FAILS]
+    parts = [f"{model}: {len(uniform)} of {len(trends)} matrices have one quantization type in every layer"]
+    if len(uniform):
+        named = ", ".join(f"{m} rho = {r:+.2f}" for m, r in zip(rising.matrix, rising.rho))
+        parts.append(
+            f"their condition numbers rise significantly with depth in {len(rising)}"
+            + (f" ({named})" if len(rising) else "")
+            + f" and fall in {len(falling)}"
+            + (f" ({', '.join(falling.matrix)})" if len(falling) else "")
+        )
+    if len(mixed):
+        parts.append(f"{', '.join(f'{m} ({q})' for m, q in zip(mixed.matrix, mixed.qtypes))} mix types by layer")
+    return "; ".join(parts) + "."
+
+
+def uniform_trend_outcome(trends: pd.DataFrame) -> str:
+    """One model's verdict from :func:`uniform_quant_trends`: ``HOLDS`` when some uniformly quantized matrix rises
+    significantly with depth, ``FAILS`` when some falls and none rises, else ``INCONCLUSIVE``."""
+    outcomes = set(trends[trends.uniform].outcome)
+    return HOLDS if HOLDS in outcomes else (FAILS if FAILS in outcomes else INCONCLUSIVE)
+
+
+def describe_confound(row) -> str:
+    """One sentence from a :func:`quantization_confound` row."""
+    case = f"{row.model} {row.task}"
+    if row.outcome == INCONCLUSIVE:
+        return f"{case}: no significant gain, so nothing for quantization noise to explain."
+    if row.outcome == HOLDS:
+        return (
+            f"{case}: the {row.gains} significant gain(s) remove {row.ratio_at_gains} times the estimated quantization "
+            f"error of the truncated matrices; at least one removes more than {COMPARABLE:g} times it, so more than "
+            "half of what it removes is not quantization noise: the gain is not noise removal alone."
+        )
+    return (
+        f"{case}: every significant gain removes at most {COMPARABLE:g} times the estimated quantization error "
+        f"({row.ratio_at_gains}): these gains are consistent with undoing quantization, and the confound stays open."
+    )
+
+
+def describe_scale(
+    big: str, small: list[str], helps: pd.DataFrame, improve: pd.DataFrame, depth: pd.DataFrame,
+    collapse: pd.DataFrame,
+) -> str:  # fmt: skip
+    """A generated paragraph: each claim's outcome on the larger model ``big`` beside the smaller ``small`` ones
+    (frames indexed by model, from :func:`shots_help`, :func:`can_improve`, :func:`depth_stability`,
+    :func:`shallow_collapse`), and which claims change with scale."""
+    claims = {
+        "few-shot demonstrations help": helps.outcome,
+        "truncating one layer raises accuracy": improve.outcome,
+        "deep layers are more stable": depth.outcome,
+        "shallow layers collapse": collapse.outcome,
+    }
+    by_shots = ", ".join(f"{k} shots {_pct(v)}" for k, v in helps.loc[big].accuracy_by_shots.items())
+    lines = [f"**{big}**: {by_shots} (baseline max(1/K, majority rate) {_pct(collapse.loc[big].baseline)})."]
+    same, differ = [], []
+    for claim, outcomes in claims.items():
+        others = ", ".join(f"{m} {outcomes.loc[m]}" for m in small if m in outcomes.index)
+        sentence = f"*{claim}*: **{outcomes.loc[big]}** at {big}" + (f" ({others})" if others else "")
+        (same if all(outcomes.loc[m] == outcomes.loc[big] for m in small if m in outcomes.index) else differ).append(
+            sentence
+        )
+    if same:
+        lines.append("Same outcome as on the smaller models: " + "; ".join(same) + ".")
+    if differ:
+        lines.append("Different outcome from at least one smaller model: " + "; ".join(differ) + ".")
+    best = improve.loc[big]
+    lines.append(
+        f"The best truncation of {big} is layer {best.best_layer} {str(best.best_module).upper()} "
+        f"ξ = {best.best_clip_rate:g}: {_pct(best.unpruned)} → {_pct(best.best_accuracy)}, {effect(best)}."
+    )
+    return " ".join(lines)
+
+
+def theorem2_gap_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """Theorem 2 as an inequality, per surrogate, from :func:`svd_icl.theory.generalization.gap_vs_bound` rows:
+    ``HOLDS`` when the bound (R = R_hat) is at least the measured gap's upper 95% end in every (case, shots) cell,
+    else ``FAILS``; with the median looseness (bound / gap, over cells with a positive gap) and the share of cells
+    where the bound exceeds 1, the zero estimator's loss (there it says less than predicting 0 would)."""
+    rows = []
+    for approx, g in table.groupby("approx", sort=False):
+        positive = g[g.gap > 0]
+        rows.append(
+            {
+                "approx": approx,
+                "outcome": HOLDS if bool(g.holds.all()) else FAILS,
+                "cells": len(g),
+                "fails": int((~g.holds).sum()),
+                "median_looseness": float(positive.looseness.median()) if len(positive) else float("nan"),
+                "vacuous_share": float((g.bound > 1.0).mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def assumption1_verdicts(table: pd.DataFrame) -> list[str]:
+    """Assumption 1 per layer from :func:`svd_icl.theory.generalization.assumption1_table`: ``HOLDS`` where no
+    normality test rejects, ``FAILS`` where one does."""
+    return [HOLDS if g else FAILS for g in table.gaussian]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The condition-number rationale (Sec. 3.4, Algorithm 1): do worse-conditioned layers gain more from truncation?
+
+
+def condition_gain(
+    sweeps: pd.DataFrame,
+    cond: dict[str, pd.DataFrame],
+    group: list[str],
+    k: int = 3,
+    aggregate: str = "max",
+    resamples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Across all layers, the association between a layer's condition number and its gain from truncation.
+
+    ``sweeps``: points of every layer (one unpruned point and several clip rates per layer and module, on one
+    query set per group); ``cond``: per model its :func:`svd_icl.conditioning.condition_numbers` table, ranked as
+    Algorithm 1 ranks it (:func:`svd_icl.algorithm1.layer_scores` with ``aggregate``). Per group and module: a
+    layer's ``gain`` is its best accuracy change over the clip rates (what Algorithm 1's grid search can reach);
+    Spearman's rho between score and gain with a bootstrap interval
+    over layers; Algorithm 1's layer (the deepest of the ``k`` top scores), its gain, the best layer's gain, the
+    mean gain over layers (what a random layer gives on average) and the share of layers the chosen one beats or
+    ties. ``HOLDS`` when the interval lies above 0, ``FAILS`` when below, else ``INCONCLUSIVE``.
+    """
+    from scipy.stats import spearmanr
+
+    from svd_icl.algorithm1 import layer_scores, select_layer
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for key, g in sweeps.groupby([*group, "module"], sort=False):
+        fields = group_fields([*group, "module"], key)
+        unpruned = float(_unpruned(g).accuracy)
+        by_layer = g[g.clip_rate > 0].groupby("layer").accuracy.agg(["max", "mean"]) - unpruned
+        s = layer_scores(cond[fields["model"]], fields["module"], aggregate)
+        layers = by_layer.index.intersection(s.index)
+        if len(layers) < 4:
+            raise ValueError(f"condition_gain needs scores and points for at least 4 layers; {key} has {len(layers)}")
+        x, y = s.loc[layers].to_numpy(float), by_layer.loc[layers, "max"].to_numpy(float)
+        rho = float(spearmanr(x, y).statistic)
+        boot = []
+        for _ in range(resamples):
+            i = rng.integers(0, len(layers), len(layers))
+            if len(set(x[i])) > 1 and len(set(y[i])) > 1:
+                boot.append(spearmanr(x[i], y[i]).statistic)
+        low, high = np.quantile(boot, [0.025, 0.975])
+        chosen, _ = select_layer(cond[fields["model"]], fields["module"], k, aggregate)
+        if chosen not in layers:
+            raise ValueError(f"Algorithm 1's layer {chosen} for {key} has no points in the sweeps")
+        gains = by_layer.loc[layers, "max"]
+        rows.append(
+            {
+                **fields,
+                "layers": len(layers),
+                "rho": rho,
+                "low": float(low),
+                "high": float(high),
+                "outcome": HOLDS if low > 0 else (FAILS if high < 0 else INCONCLUSIVE),
+                "unpruned": unpruned,
+                "chosen_layer": chosen,
+                "chosen_gain": float(gains.loc[chosen]),
+                "best_layer": int(gains.idxmax()),
+                "best_gain": float(gains.max()),
+                "mean_gain": float(gains.mean()),
+                "chosen_beats": float((gains.loc[chosen] >= gains).mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def describe_condition_gain(row) -> str:
+    """One sentence from a :func:`condition_gain` row."""
+    direction = {HOLDS: "do point at", FAILS: "point away from", INCONCLUSIVE: "do not detectably point at"}
+    return (
+        f"**{row.model} {row.task} {str(row.module).upper()}** ({row.layers} layers): condition numbers "
+        f"**{direction[row.outcome]}** the layers that gain (Spearman ρ = {row.rho:+.2f}, 95% interval "
+        f"[{row.low:+.2f}, {row.high:+.2f}]). Algorithm 1's layer {row.chosen_layer} gains "
+        f"{row.chosen_gain * 100:+.1f} points at its best clip rate, the best layer ({row.best_layer}) "
+        f"{row.best_gain * 100:+.1f}, an average layer {row.mean_gain * 100:+.1f};"
+        f" the chosen layer does at least as well as {row.chosen_beats:.0%} of layers."
+    )

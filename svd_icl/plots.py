@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 MODULE_COLOURS = {"attn": "tab:red", "mlp": "tab:blue"}
@@ -345,5 +346,54 @@ def spectra_grid(spectra: dict[tuple[str, int], pd.DataFrame]) -> plt.Figure:
         ax = axes[models.index(name)][layers.index(layer)]
         spectra_panel(spec, ax, title=f"{name}, layer {spec.layer.iloc[0]}")
     axes[0][-1].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def gap_bound_plot(table: pd.DataFrame) -> plt.Figure:
+    """Theorem 2 beside what it bounds: the measured generalization gap (95% interval) and each surrogate bound
+    (R = R_hat) against the number of shots, one panel per case (from ``gap_vs_bound``), log scale."""
+    cases = list(dict.fromkeys(table.case))
+    fig, axes = plt.subplots(1, len(cases), figsize=(3.6 * len(cases), 3.2), sharey=True, squeeze=False)
+    for ax, case in zip(axes[0], cases):
+        sub = table[table.case == case]
+        gap = sub.drop_duplicates("shots")
+        ax.errorbar(gap.shots, gap.gap.clip(lower=1e-6), yerr=[gap.gap - gap.gap_low.clip(lower=1e-6),
+                    gap.gap_high - gap.gap], color="k", marker="o", capsize=3, label="measured gap")  # fmt: skip
+        for approx, grp in sub.groupby("approx", sort=False):
+            ax.plot(grp.shots, grp.bound, marker=".", ls="--", label=f"bound ({approx})")
+        ax.axhline(1.0, color="grey", ls=":", lw=1, label="zero estimator's loss")
+        ax.set(xlabel="shots b", title=case, yscale="log")
+    axes[0, 0].set_ylabel("population - empirical loss")
+    axes[0, -1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def qq_grid(samples: dict[int, np.ndarray]) -> plt.Figure:
+    """Normal Q-Q plots of one-dimensional samples, one panel per key (e.g. layer t)."""
+    from scipy.stats import probplot
+
+    fig, axes = plt.subplots(1, len(samples), figsize=(2.6 * len(samples), 2.6), squeeze=False)
+    for ax, (key, x) in zip(axes[0], samples.items()):
+        (theory, ordered), (slope, intercept, _) = probplot(x, dist="norm")
+        ax.plot(theory, ordered, ".", ms=2)
+        ax.plot(theory, slope * theory + intercept, color="grey", lw=1)
+        ax.set(title=f"layer t = {key}", xlabel="normal quantile")
+    axes[0, 0].set_ylabel("noise on C_t's top direction")
+    fig.tight_layout()
+    return fig
+
+
+def rank_plot(ranks: pd.DataFrame) -> plt.Figure:
+    """Remark 1 on a real model: effective rank of the demonstration hidden states H_s per layer, one line per
+    number of shots (from ``layer_ranks`` rows with a ``shots`` column), beside the numerical rank over N."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for shots, grp in ranks.groupby("shots"):
+        axes[0].plot(grp.layer, grp.effective_rank_H, marker=".", label=f"{shots} shots (N = {grp.N.iloc[0]})")
+        axes[1].plot(grp.layer, grp.rank_softmax / grp.N, marker=".")
+    axes[0].set(xlabel="layer", ylabel="effective rank of $H_s$")
+    axes[1].set(xlabel="layer", ylabel="rank of softmax $\\Delta W'$ / N", ylim=(0, 1.05))
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig

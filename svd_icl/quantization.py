@@ -150,3 +150,39 @@ def check_error_model(
         predicted = error_norm(block_steps(raw, qtype))
         rows.append({"qtype": name, "measured": measured, "predicted": predicted, "ratio": measured / predicted})
     return pd.DataFrame(rows)
+
+
+def bundled_quantization(name: str, results_dir: str | Path) -> pd.DataFrame | None:
+    """:func:`quantization_table` of a bundled model's GGUF file, cached in ``results_dir`` (reading a 1 GB file
+    takes half a minute); ``None`` for a model that is not a bundled GGUF checkpoint (nothing was quantized)."""
+    from svd_icl.models import BUNDLED, source_info
+    from svd_icl.results import cached_table
+
+    if name not in BUNDLED:
+        return None
+    sha = source_info(name)["gguf_sha256"]
+    return cached_table(
+        Path(results_dir) / f"quantization_{name}.csv",
+        {"model": name, "gguf_sha256": sha, "error_model": "s^2/12"},
+        lambda: quantization_table(BUNDLED[name].locate_gguf()),
+    )
+
+
+def truncation_norms(model, name: str, layers: list[int], modules: list[str], clip_rates: list[float],
+                     quant: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+    """Per (layer, module, clip rate): the Frobenius norm the truncation removes from the module's matrices together
+    (``removed_norm``) beside the module's predicted quantization error (``error_norm``) and its GGUF types."""
+    from svd_icl.architectures import check_layer
+    from svd_icl.conditioning import energy_removed, spectra
+
+    rows = []
+    for layer in dict.fromkeys(check_layer(model, la) for la in layers):
+        for module in modules:
+            spec = spectra(model, layer, module)
+            removed = energy_removed(spec, clip_rates).groupby("clip_rate").removed_norm.agg(
+                lambda r: float(np.sqrt((np.asarray(r) ** 2).sum()))
+            )
+            q = module_error(quant, module).set_index("layer").loc[layer]
+            rows += [{"model": name, "layer": layer, "module": module, "clip_rate": xi, "removed_norm": removed[xi],
+                      "error_norm": q.error_norm, "qtypes": q.qtypes} for xi in clip_rates]  # fmt: skip
+    return pd.DataFrame(rows)

@@ -185,3 +185,68 @@ def test_uniform_quant_trends():
     assert out.loc["mlp.up", "outcome"] == HOLDS and out.loc["mlp.gate", "outcome"] == FAILS
     assert out.loc["attn.q", "outcome"] == INCONCLUSIVE
     assert not out.loc["mlp.down", "uniform"] and out.loc["mlp.down", "qtypes"] == "Q4_K/Q8_0"
+
+
+def test_uniform_trend_outcome():
+    rows = lambda *o: pd.DataFrame({"uniform": [True] * len(o) + [False], "outcome": [*o, HOLDS]})  # noqa: E731
+    assert claims.uniform_trend_outcome(rows(INCONCLUSIVE, HOLDS, FAILS)) == HOLDS
+    assert claims.uniform_trend_outcome(rows(INCONCLUSIVE, FAILS)) == FAILS
+    assert claims.uniform_trend_outcome(rows(INCONCLUSIVE)) == INCONCLUSIVE  # the mixed matrix's HOLDS is ignored
+
+
+def test_describe_scale_separates_claims_that_change_with_scale():
+    frames = {}
+    for name, (big, small) in {"helps": (HOLDS, HOLDS), "improve": (FAILS, HOLDS), "depth": (HOLDS, HOLDS),
+                               "collapse": (INCONCLUSIVE, HOLDS)}.items():  # fmt: skip
+        frames[name] = pd.DataFrame({"outcome": [big, small]}, index=["big", "small"])
+    frames["helps"]["accuracy_by_shots"] = [{0: 0.5, 10: 0.9}, {0: 0.6, 10: 0.7}]
+    frames["collapse"]["baseline"] = 0.5
+    for col, value in {"best_layer": 27, "best_module": "mlp", "best_clip_rate": 0.9, "unpruned": 0.9,
+                       "best_accuracy": 0.88, "difference": -0.02, "low": -0.05, "high": 0.01, "p_holm": 1.0,
+                       "m": 16}.items():  # fmt: skip
+        frames["improve"][col] = value
+    text = claims.describe_scale("big", ["small"], frames["helps"], frames["improve"], frames["depth"],
+                                 frames["collapse"])  # fmt: skip
+    same, differ = text.split("Different outcome")
+    assert "few-shot demonstrations help" in same and "deep layers are more stable" in same
+    assert "truncating one layer raises accuracy*: **does not hold** at big (small holds)" in differ
+    assert "shallow layers collapse" in differ and "0 shots 50.0%, 10 shots 90.0%" in text
+
+
+def test_theorem2_gap_verdicts():
+    table = pd.DataFrame({"approx": ["a", "a", "b", "b"], "holds": [True, True, True, False],
+                          "gap": [0.5, -0.1, 0.5, 0.2], "looseness": [4.0, np.inf, 3.0, 0.5],
+                          "bound": [2.0, 0.3, 1.5, 0.1]})  # fmt: skip
+    out = claims.theorem2_gap_verdicts(table).set_index("approx")
+    assert out.loc["a", "outcome"] == HOLDS and out.loc["b", "outcome"] == FAILS and out.loc["b", "fails"] == 1
+    assert out.loc["a", "median_looseness"] == 4.0 and out.loc["a", "vacuous_share"] == 0.5
+    assert claims.assumption1_verdicts(pd.DataFrame({"gaussian": [True, False]})) == [HOLDS, FAILS]
+
+
+def _depth_sweep(gain_of_layer, layers=8):
+    rows = [point(0, "mlp", 0.0, 0.6)]
+    for la in range(layers):
+        for xi in (0.5, 0.9):
+            rows.append(point(la, "mlp", xi, 0.6 + gain_of_layer(la) * (1 if xi == 0.9 else 0.5)))
+    return pd.DataFrame(rows)
+
+
+def _cond_table(cond_of_layer, layers=8):
+    return {"m": pd.DataFrame([{"layer": la, "module": "mlp", "matrix": mat, "cond": cond_of_layer(la) * f}
+                               for la in range(layers) for mat, f in (("up", 1.0), ("down", 0.5))])}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "gain,outcome",
+    [
+        (lambda la: 0.02 * la, HOLDS),  # worse-conditioned (deeper here) layers gain more: planted association
+        (lambda la: 0.02 * (7 - la), FAILS),  # the opposite
+        (lambda la: 0.02 * [3, 0, 5, 1, 6, 2, 4, 3][la], INCONCLUSIVE),  # unrelated
+    ],
+)
+def test_condition_gain(gain, outcome):
+    out = claims.condition_gain(_depth_sweep(gain), _cond_table(lambda la: 10.0 + la), ["model", "task"], k=3).iloc[0]
+    assert out.outcome == outcome
+    assert out.chosen_layer == 7 and out.layers == 8  # deepest of the top 3 condition numbers
+    assert out.best_gain == pytest.approx(max(gain(la) for la in range(8)), abs=0.01)
+    assert "condition numbers" in claims.describe_condition_gain(out)
