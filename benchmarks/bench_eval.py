@@ -14,6 +14,7 @@ needs divided by this CPU's measured matmul throughput *in the same dtype*.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=12, help="test queries (the naive path is slow)")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     parser.add_argument("--data-dir", default=os.environ.get("SVD_ICL_DATA"))
+    parser.add_argument("--profile", action="store_true", help="print torch.profiler's top operators per fast sweep")
     args = parser.parse_args()
     gflops = {d: matmul_gflops(getattr(torch, d)) for d in args.dtypes}
     print(f"CPU matmul throughput ({torch.get_num_threads()} threads): "
@@ -81,9 +83,13 @@ def main() -> None:
             fast_model = model if dtype == "float32" else load_model(name, getattr(torch, dtype))[0]
             for layer in layers:
                 evaluator = FastEvaluator(fast_model, prompts, progress=False)
-                t0 = time.perf_counter()
-                fast = dict(evaluator.sweep(Pruner(fast_model), layer, "mlp", GRID))
-                t_fast = time.perf_counter() - t0
+                with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile \
+                        else contextlib.nullcontext() as prof:  # fmt: skip
+                    t0 = time.perf_counter()
+                    fast = dict(evaluator.sweep(Pruner(fast_model), layer, "mlp", GRID))
+                    t_fast = time.perf_counter() - t0
+                if args.profile:
+                    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
                 agree = np.mean([(naive[layer, xi].predictions == fast[xi].predictions).mean() for xi in GRID])
                 diff = max(np.abs(naive[layer, xi].scores - fast[xi].scores).max() for xi in GRID)
                 qps = len(prompts) * len(GRID) / t_fast

@@ -80,13 +80,12 @@ class GateDecision:
     min_agreement: float
     worst: str  # the point with the lowest agreement, described
 
-    def sentence(self, other: str = "bfloat16", reference: str = "float32") -> str:
-        """The decision in words, generated from the numbers."""
-        verdict = (
-            f"so the book computes in {other}"
-            if self.passes
-            else f"so the book stays in {reference}"
-        )
+    def sentence(self, other: str = "bfloat16", reference: str = "float32", book: str = BOOK_DTYPE) -> str:
+        """The decision in words, generated from the numbers; ``book`` is the dtype the chapters default to."""
+        if self.passes:
+            verdict = f"so {other} passes the gate (the chapters compute in {book})"
+        else:
+            verdict = f"so {other} fails the gate and the book stays in {reference}"
         reasons = []
         if self.agreement < self.min_agreement:
             reasons.append(
@@ -99,7 +98,8 @@ class GateDecision:
             if self.significant
             else f"no accuracy difference is significant after Holm over {self.points} points"
         )
-        return f"{'; '.join(reasons).capitalize()} (lowest: {self.worst}), {verdict}."
+        text = f"{'; '.join(reasons)} (lowest: {self.worst}), {verdict}."
+        return text[0].upper() + text[1:]
 
 
 def gate(table: pd.DataFrame, min_agreement: float = MIN_AGREEMENT, alpha: float = ALPHA) -> GateDecision:

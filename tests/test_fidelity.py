@@ -44,7 +44,7 @@ def test_identical_answers_pass():
     assert len(table) == 3 and (table.agreement == 1).all() and (table.max_score_diff == 0).all()
     decision = gate(table)
     assert decision.passes and decision.significant == 0
-    assert "computes in bfloat16" in decision.sentence()
+    assert "bfloat16 passes the gate" in decision.sentence() and "after Holm" in decision.sentence()
 
 
 def test_scattered_disagreement_fails_on_agreement_only():
@@ -54,7 +54,8 @@ def test_scattered_disagreement_fails_on_agreement_only():
     low = compare_dtypes(_frame([8, 8, 8], balanced=True))  # 98.0% everywhere
     decision = gate(low)
     assert not decision.passes and decision.significant == 0
-    assert "below the 99% required" in decision.sentence() and "stays in float32" in decision.sentence()
+    text = decision.sentence()
+    assert "below the 99% required" in text and "fails the gate and the book stays in float32" in text
 
 
 def test_one_sided_flips_are_significant():

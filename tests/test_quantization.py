@@ -61,3 +61,26 @@ def test_table_from_a_written_gguf_file(tmp_path):
     assert table.relative_error[0] < table.relative_error[1]  # 8 bits leave less error than 4
     mlp = module_error(table, "mlp")
     assert mlp.layer.tolist() == [1] and mlp.qtypes.tolist() == ["Q4_1"]
+
+
+def test_truncation_norms_on_a_tiny_model():
+    import pandas as pd
+    import torch
+
+    from svd_icl.architectures import architecture_for, decoder_layers, select_matrices, weight_view
+    from svd_icl.quantization import truncation_norms
+    from tests.tiny_models import tiny_model
+
+    model = tiny_model("llama")
+    quant = pd.DataFrame([{"layer": la, "matrix": m, "qtype": "Q4_1", "error_norm": 0.5, "weight_norm": 1.0}
+                          for la in range(3) for m in ("mlp.gate", "mlp.up", "mlp.down")])  # fmt: skip
+    table = truncation_norms(model, "tiny", [-1], ["mlp"], [0.0, 0.5, 0.99], quant)
+    assert table.layer.tolist() == [2, 2, 2] and table.removed_norm.iloc[0] == 0.0
+    assert table.removed_norm.is_monotonic_increasing
+    assert table.error_norm.iloc[0] == pytest.approx(np.sqrt(3 * 0.25)) and table.qtypes.iloc[0] == "Q4_1"
+    # At the largest clip rate (rank 1 of each matrix) the removed norm is everything but the top singular values.
+    arch = architecture_for(model)
+    layer = decoder_layers(model, arch)[2]
+    rest = sum(float((torch.linalg.svdvals(weight_view(layer, s))[1:] ** 2).sum())
+               for _, s in select_matrices(arch, "mlp").values())  # fmt: skip
+    assert table.removed_norm.iloc[2] == pytest.approx(np.sqrt(rest), rel=1e-4)
