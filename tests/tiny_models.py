@@ -16,28 +16,17 @@ from transformers import (
 VOCAB = 300
 
 
+# LLaMA and Qwen2 share these shapes (Qwen2 adds q/k/v biases, as Qwen2.5 has).
+_LLAMA_LIKE = {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 3, "num_attention_heads": 4,
+               "num_key_value_heads": 2, "max_position_embeddings": 256}  # fmt: skip
+
+
 def tiny_config(family: str):
     common = {"vocab_size": VOCAB}
     if family == "llama":
-        return LlamaConfig(
-            hidden_size=32,
-            intermediate_size=48,
-            num_hidden_layers=3,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            **common,
-        )
-    if family == "qwen2":  # q/k/v with biases, like Qwen2.5
-        return Qwen2Config(
-            hidden_size=32,
-            intermediate_size=48,
-            num_hidden_layers=3,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            **common,
-        )
+        return LlamaConfig(**_LLAMA_LIKE, **common)
+    if family == "qwen2":
+        return Qwen2Config(**_LLAMA_LIKE, **common)
     if family == "gemma3":
         return Gemma3TextConfig(
             hidden_size=32,
