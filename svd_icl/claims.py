@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from svd_icl.conditioning import DEFAULT_AGGREGATE
 from svd_icl.stats import holm, paired_comparison
 from svd_icl.tasks import get_task
 
@@ -662,7 +663,7 @@ def condition_gain(
     cond: dict[str, pd.DataFrame],
     group: list[str],
     k: int = 3,
-    aggregate: str = "max",
+    aggregate: str = DEFAULT_AGGREGATE,
     resamples: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -686,12 +687,13 @@ def condition_gain(
     for key, g in sweeps.groupby([*group, "module"], sort=False):
         fields = group_fields([*group, "module"], key)
         unpruned = float(_unpruned(g).accuracy)
-        by_layer = g[g.clip_rate > 0].groupby("layer").accuracy.agg(["max", "mean"]) - unpruned
+        gains = g[g.clip_rate > 0].groupby("layer").accuracy.max() - unpruned
         s = layer_scores(cond[fields["model"]], fields["module"], aggregate)
-        layers = by_layer.index.intersection(s.index)
+        layers = gains.index.intersection(s.index)
         if len(layers) < 4:
             raise ValueError(f"condition_gain needs scores and points for at least 4 layers; {key} has {len(layers)}")
-        x, y = s.loc[layers].to_numpy(float), by_layer.loc[layers, "max"].to_numpy(float)
+        gains = gains.loc[layers]
+        x, y = s.loc[layers].to_numpy(float), gains.to_numpy(float)
         rho = float(spearmanr(x, y).statistic)
         boot = []
         for _ in range(resamples):
@@ -702,7 +704,6 @@ def condition_gain(
         chosen, _ = select_layer(cond[fields["model"]], fields["module"], k, aggregate)
         if chosen not in layers:
             raise ValueError(f"Algorithm 1's layer {chosen} for {key} has no points in the sweeps")
-        gains = by_layer.loc[layers, "max"]
         rows.append(
             {
                 **fields,

@@ -18,6 +18,7 @@ unpickled), and ``trust_remote_code`` is off unless the caller turns it on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -141,6 +142,15 @@ def cache_root() -> Path:
 
 
 def _sha256(path: Path) -> str:
+    """SHA-256 of ``path``, computed once per process for each (file, size, modification time): every
+    :func:`bundled_dir` call checks it, and a chapter asks several times (model, provenance, quantization table),
+    while hashing the 1.1 GB Qwen file takes seconds."""
+    stat = path.stat()
+    return _sha256_of(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _sha256_of(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -125,13 +125,18 @@ def quantization_table(gguf_path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["layer", "matrix"]).reset_index(drop=True)
 
 
+def combined_norm(norms) -> float:
+    """Frobenius norm of several matrices together, from their own norms: the root of the summed squares."""
+    return float(np.sqrt((np.asarray(norms, dtype=np.float64) ** 2).sum()))
+
+
 def module_error(table: pd.DataFrame, module: str) -> pd.DataFrame:
-    """Per layer, the predicted quantization error of a module's matrices together (root of summed squares), with
+    """Per layer, the predicted quantization error of a module's matrices together (:func:`combined_norm`), with
     the types involved; ``module`` is "attn" or "mlp"."""
     part = table[table.matrix.str.startswith(module + ".")]
     return part.groupby("layer").agg(
-        error_norm=("error_norm", lambda e: float(np.sqrt((np.asarray(e) ** 2).sum()))),
-        weight_norm=("weight_norm", lambda w: float(np.sqrt((np.asarray(w) ** 2).sum()))),
+        error_norm=("error_norm", combined_norm),
+        weight_norm=("weight_norm", combined_norm),
         qtypes=("qtype", lambda q: "/".join(sorted(set(q)))),
     ).reset_index()
 
@@ -179,9 +184,7 @@ def truncation_norms(model, name: str, layers: list[int], modules: list[str], cl
     for layer in dict.fromkeys(check_layer(model, la) for la in layers):
         for module in modules:
             spec = spectra(model, layer, module)
-            removed = energy_removed(spec, clip_rates).groupby("clip_rate").removed_norm.agg(
-                lambda r: float(np.sqrt((np.asarray(r) ** 2).sum()))
-            )
+            removed = energy_removed(spec, clip_rates).groupby("clip_rate").removed_norm.agg(combined_norm)
             q = module_error(quant, module).set_index("layer").loc[layer]
             rows += [{"model": name, "layer": layer, "module": module, "clip_rate": xi, "removed_norm": removed[xi],
                       "error_norm": q.error_norm, "qtypes": q.qtypes} for xi in clip_rates]  # fmt: skip

@@ -56,6 +56,20 @@ def per_sample_gradients(stack: LinearAttentionStack, H: torch.Tensor) -> list[t
     return [shares for _, _, shares in _layers(stack, H)]
 
 
+def gradient_matrix(shares: torch.Tensor) -> torch.Tensor:
+    """The N per-sample gradients of one layer as rows (N, d): ``g_i = N vec(c_i)``, so that they average to ``G_t``."""
+    pool = shares.shape[0]
+    return pool * shares.reshape(pool, -1)
+
+
+def noise_covariance(grads: torch.Tensor, shots: int) -> torch.Tensor:
+    """Sec. 3.3's ``C_t = (N - b) / (b (N - 1)) (1/N sum_i g_i g_i^T - G_t G_t^T)``, as a d x d matrix, from the
+    per-sample gradients (N, d) of :func:`gradient_matrix`. :func:`bound_terms` never forms it (it works with the
+    N x N Gram matrix, which has the same nonzero eigenvalues); Assumption 1's check compares draws with it."""
+    centered = grads - grads.mean(0)
+    return shot_factor(grads.shape[0], shots) * centered.T @ centered / grads.shape[0]
+
+
 def shot_factor(pool: int, shots: int) -> float:
     """``(N - b) / (b (N - 1))``: the variance of a mean of ``b`` of ``N`` items drawn without replacement."""
     if not 1 <= shots < pool:
@@ -108,7 +122,7 @@ def bound_terms(
     rows = []
     for t, (delta, W_prev, shares) in enumerate(_layers(stack, H), start=1):
         G_sq = float((shares.sum(0) ** 2).sum())
-        grads = pool * shares.reshape(pool, -1)
+        grads = gradient_matrix(shares)
         centered = grads - grads.mean(0)
         delta_sq = float((delta**2).sum())
         resid_sq = float(((eye + W_prev) ** 2).sum())

@@ -29,7 +29,13 @@ import torch
 from scipy.stats import chi2, norm, shapiro
 
 from svd_icl.stats import holm
-from svd_icl.theory.bound import mean_bound_terms, per_sample_gradients, shot_factor
+from svd_icl.theory.bound import (
+    bound_value,
+    gradient_matrix,
+    mean_bound_terms,
+    noise_covariance,
+    per_sample_gradients,
+)
 from svd_icl.theory.linear_attention import DTYPE, LinearAttentionStack
 from svd_icl.theory.toy import held_out_prompts, prompts
 
@@ -106,7 +112,7 @@ def gap_vs_bound(
             measured = summarize_gap(generalization_gaps(predict, d, b, n_prompts))
             terms = mean_bound_terms(stack, Hs, b, approximations)
             for approx, t in terms.groupby("approx", sort=False):
-                unit = math.sqrt(max(float(t.term.sum()), 0.0) / pool)
+                unit = bound_value(t, pool)  # R = 1
                 bound = unit * measured["R_hat"]
                 rows.append({"case": name, "shots": b, "approx": approx, **measured, "bound_R1": unit,
                              "bound": bound, "holds": bound >= measured["gap_high"],
@@ -131,12 +137,9 @@ def noise_samples(
     picks = np.stack([rng.choice(pool, shots, replace=False) for _ in range(n_samples)])
     out = []
     for shares in per_sample_gradients(stack, H):
-        grads = (pool * shares.reshape(pool, -1)).numpy()
-        mean = grads.mean(0)
-        V = mean - grads[picks].mean(1)
-        centered = grads - mean
-        C = shot_factor(pool, shots) * centered.T @ centered / pool
-        out.append((V, C))
+        grads = gradient_matrix(shares)
+        V = (grads.mean(0) - grads[picks].mean(1)).numpy()
+        out.append((V, noise_covariance(grads, shots).numpy()))
     return out
 
 
