@@ -85,6 +85,8 @@ def algorithm1_table(records: list[dict]) -> pd.DataFrame:
                 "macro_f1_pruned": r["test_pruned"]["macro_f1"],
                 "majority_rate": majority_rate(labels),
                 "n_test": len(labels),
+                "correct_unpruned": (before_pred == labels).astype(float),
+                "correct_pruned": (after_pred == labels).astype(float),
                 "params_saved": r["params_saved"],
                 "chance": 1.0 / get_task(r["task"]).num_classes,
                 "source": "measured here",

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--clip-rates", type=_floats, default=list(DEFAULT_CLIP_RATES))
     sw.add_argument("--shots", type=int, default=None, help="demonstrations (default: the paper's, App. C.3)")
     sw.add_argument("--seed", type=int, default=0, help="fixes demonstrations and subsamples")
+    sw.add_argument(
+        "--demo-seed", type=int, default=None, help="other demonstrations over the same queries (default: --seed)"
+    )
     sw.add_argument("--split", default="test", choices=["validation", "test"])
     sw.add_argument("--n", type=int, default=None, help="evaluate the first n (seeded) rows of the split")
     sw.add_argument("--order", default="shuffled", choices=["shuffled", "interleaved"], help="demonstration order")
@@ -132,6 +135,7 @@ def _sweep(args) -> int:
 
     _check_count(args.n, "--n")
     _check_count(args.shots, "--shots", 0)
+    _check_count(args.demo_seed, "--demo-seed", 0)
     _check_count(args.batch_size, "--batch-size")
     modules = [m.strip() for m in args.modules.split(",") if m.strip()]
     if not modules:
@@ -144,6 +148,7 @@ def _sweep(args) -> int:
         clip_rates=args.clip_rates,
         shots=args.shots,
         seed=args.seed,
+        demo_seed=args.demo_seed,
         split=args.split,
         n=args.n,
         batch_size=args.batch_size,

@@ -9,8 +9,9 @@ formats, compared query by query.
 :func:`compare_dtypes` pairs the points of two dtypes and reports, per point, the share of queries given the
 same answer, the paired accuracy difference with its interval and exact McNemar p-value, and the largest change
 of a candidate score.  :func:`gate` turns that table into the decision the book applies: the cheaper format
-becomes the default only if the answers agree on at least ``min_agreement`` of all queries and no point's accuracy
-differs significantly after Holm's adjustment over all points.
+becomes the default only if the answers agree on at least ``min_agreement`` of the queries *at every distinct point*
+(the unpruned evaluation, which several (layer, module) groups share, counted once) and no point's accuracy differs
+significantly after Holm's adjustment over those points.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def compare_dtypes(frame: pd.DataFrame, reference: str = "float32", other: str =
 @dataclass(frozen=True)
 class GateDecision:
     passes: bool
-    agreement: float  # over all queries of all points
+    agreement: float  # the lowest agreement among distinct points
     significant: int  # points whose accuracy differs after Holm
     points: int
     min_agreement: float
@@ -89,10 +90,14 @@ class GateDecision:
         reasons = []
         if self.agreement < self.min_agreement:
             reasons.append(
-                f"the answers agree on {self.agreement:.1%} of queries, below the {self.min_agreement:.0%} required"
+                f"at the worst of {self.points} distinct points the answers agree on {self.agreement:.1%} of queries, "
+                f"below the {self.min_agreement:.0%} required at every point"
             )
         else:
-            reasons.append(f"the answers agree on {self.agreement:.1%} of queries (at least {self.min_agreement:.0%})")
+            reasons.append(
+                f"the answers agree on at least {self.agreement:.1%} of queries at every one of {self.points} distinct "
+                f"points (at least {self.min_agreement:.0%} required)"
+            )
         reasons.append(
             f"{self.significant} of {self.points} points differ significantly in accuracy after Holm"
             if self.significant
@@ -102,13 +107,24 @@ class GateDecision:
         return text[0].upper() + text[1:]
 
 
+def distinct_points(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the unpruned evaluations (clip rate 0) kept once per (model, task): they are one evaluation
+    repeated under every (layer, module), and counting them again would weigh one comparison several times."""
+    unpruned = table.clip_rate == 0
+    once = table[unpruned].drop_duplicates(["model", "task"])
+    return pd.concat([once, table[~unpruned]]).sort_values(POINT).reset_index(drop=True)
+
+
 def gate(table: pd.DataFrame, min_agreement: float = MIN_AGREEMENT, alpha: float = ALPHA) -> GateDecision:
-    """The cheaper dtype passes if query-weighted agreement >= ``min_agreement`` and no ``p_holm`` < ``alpha``."""
+    """The cheaper dtype passes if *every* distinct point agrees on at least ``min_agreement`` of its queries and
+    no accuracy differs after Holm over the distinct points: one bad point fails the gate (pooling would hide it)."""
     if table.empty:
         raise ValueError("no point was scored in both dtypes; nothing to decide the precision gate on")
-    agreement = float((table.agreement * table.n).sum() / table.n.sum())
-    significant = int((table.p_holm < alpha).sum())
+    table = distinct_points(table)
+    p_holm = holm(table.p.to_numpy())
+    significant = int((p_holm < alpha).sum())
     w = table.loc[table.agreement.idxmin()]
     worst = f"{w.model} {w.task} layer {w.layer} {w.module} xi = {w.clip_rate:g}, {w.agreement:.1%}"
+    agreement = float(w.agreement)
     passes = agreement >= min_agreement and significant == 0
     return GateDecision(passes, agreement, significant, len(table), min_agreement, worst)

@@ -12,15 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-STATUSES = ("reproduced", "partly", "not reproduced")
-
-
-def status(flags: list[bool]) -> str:
-    """'reproduced' when every case agrees with the paper, 'partly' when some do, else 'not reproduced'."""
-    flags = [bool(f) for f in flags]
-    if flags and all(flags):
-        return "reproduced"
-    return "partly" if any(flags) else "not reproduced"
+from svd_icl.claims.core import STATUSES
 
 
 def record(results_dir: str | Path, chapter: str, claims: list[dict]) -> pd.DataFrame:
@@ -52,6 +44,7 @@ STATUS_STYLE = {
     "reproduced": ("✔", "#1a7f37"),
     "partly": ("◐", "#9a6700"),
     "not reproduced": ("✘", "#cf222e"),
+    "undetermined": ("…", "#57606a"),
     "missing": ("?", "#57606a"),
 }
 

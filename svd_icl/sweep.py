@@ -26,7 +26,7 @@ from svd_icl.svd import DEFAULT_CLIP_RATES, check_clip_rate
 from svd_icl.tasks import DEMO_ORDERS, check_count, get_task, prepare
 
 KEY_FIELDS = (
-    "format", "model", "task", "split", "n", "shots", "seed", "order", "label_words", "prompt", "scoring",
+    "format", "model", "task", "split", "n", "shots", "seed", "demo_seed", "order", "label_words", "prompt", "scoring",
     "dtype", "device", "layer", "module", "clip_rate",
 )  # fmt: skip
 
@@ -52,6 +52,7 @@ class SweepConfig:
     data_root: str | None = None
     order: str = "shuffled"
     label_words: tuple[str, ...] | None = None
+    demo_seed: int | None = None  # None: the demonstrations of ``seed``; else other draws over the same queries
 
     def check(self) -> list[str]:
         """Validate everything that needs no model; return notes on repeated values (dropped). Raises ValueError."""
@@ -74,6 +75,7 @@ class SweepConfig:
         check_count("shots", self.shots, 0)
         check_count("batch_size", self.batch_size, 1, optional=False)
         check_count("seed", self.seed, 0, optional=False)
+        check_count("demo_seed", self.demo_seed, 0)
         if self.order not in DEMO_ORDERS:
             raise ValueError(f"order {self.order!r} not one of {', '.join(DEMO_ORDERS)}")
         if self.label_words is not None and task.kind == "classification" and len(self.label_words) != task.num_classes:
@@ -124,6 +126,7 @@ def _common(config: SweepConfig, dtype: str, device: str) -> dict:
         "n": config.n,
         "shots": config.resolved_shots,
         "seed": config.seed,
+        "demo_seed": config.demo_seed,
         "order": config.order,
         "label_words": "/".join(config.words),
         "dtype": dtype,
@@ -142,6 +145,9 @@ def saved_points(out: str | Path, config: SweepConfig, dtype: str = "float32", d
     want = _common(config, dtype, device)
     mask = np.ones(len(frame), dtype=bool)
     for key, value in want.items():
+        if key not in frame:  # records written before the field existed have its default, None
+            mask &= value is None
+            continue
         mask &= frame[key].map(lambda v, value=value: v == value).to_numpy()
     frame = frame[mask]
     if frame.empty:
@@ -207,6 +213,7 @@ def plan_sweep(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, confi
         n_test=config.n if config.split == "test" else None,
         data_root=config.data_root,
         order=config.order,
+        demo_seed=config.demo_seed,
     )
     prompts = encode(data, config.split, tokenizer, label_words=config.label_words)
     settings = model_settings(model)

@@ -400,6 +400,7 @@ def prepare(
     n_test: int | None = None,
     data_root: str | os.PathLike | None = None,
     order: str = "shuffled",
+    demo_seed: int | None = None,
 ) -> TaskData:
     """Demonstrations, validation and test rows for ``task``, deterministic in ``seed``.
 
@@ -407,13 +408,16 @@ def prepare(
     drawn from the reserved pool with a second stream of the same seed, nested across shot numbers (the 4-shot
     draws are among the 10-shot draws), and ``order`` only rearranges them. ``shots`` defaults to App. C.3;
     ``n_validation``/``n_test`` subsample after the paper's split rules (None: the paper's sizes).
+    ``demo_seed`` (None: ``seed``) draws other demonstrations from the same pool while the queries stay those of
+    ``seed``: the confirmation of a verdict repeats it on further demonstration sets over the same queries.
     """
     t = get_task(task)
     shots = t.shots if shots is None else check_count("shots", shots, 0)
     if order not in DEMO_ORDERS:
         raise ValueError(f"demonstration order {order!r} not one of {DEMO_ORDERS}")
+    demo_seed = seed if demo_seed is None else check_count("demo_seed", demo_seed, 0, optional=False)
     pool, validation, test = query_rows(task, seed, n_validation, n_test, data_root)
-    _, rng = _streams(seed)
+    _, rng = _streams(demo_seed)
     if t.kind == "choice":
         if shots > len(pool):
             raise ValueError(f"{t.name}: {shots} shots asked, but the demonstration pool has {len(pool)} rows")

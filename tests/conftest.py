@@ -13,3 +13,14 @@ def checkpoint(tmp_path_factory):
     tiny_tokenizer().save_pretrained(root / "model")
     write_tiny_sst2(root / "data", n_train=8200, n_val=10)
     return root
+
+
+@pytest.fixture(scope="session")
+def data_root():
+    """The real data directory ($SVD_ICL_DATA); tests that need it are skipped, visibly, without it."""
+    import os
+
+    root = os.environ.get("SVD_ICL_DATA")
+    if not root:
+        pytest.skip("SVD_ICL_DATA is not set: the real task data are not available")
+    return root

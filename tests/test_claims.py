@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from svd_icl import claims
-from svd_icl.claims import FAILS, HOLDS, INCONCLUSIVE
+from svd_icl.claims import FAILS, HOLDS, UNDETERMINED
 
 N = 200
 LABELS = np.array([0, 1] * (N // 2))
@@ -42,7 +42,7 @@ def sweep(unpruned, deep, shallow, shots=10, seed=0):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("deep,outcome", [(0.85, HOLDS), (0.72, INCONCLUSIVE), (0.60, FAILS)])
+@pytest.mark.parametrize("deep,outcome", [(0.85, HOLDS), (0.72, UNDETERMINED), (0.60, FAILS)])
 def test_can_improve_reaches_each_outcome(deep, outcome):
     tests = claims.point_tests(sweep(0.70, deep, 0.5), ["model", "task"])
     verdict = claims.can_improve(tests, ["model", "task"]).iloc[0]
@@ -50,29 +50,51 @@ def test_can_improve_reaches_each_outcome(deep, outcome):
     assert verdict.m == 6  # the search: 2 layers x 3 clip rates, all Holm-adjusted together
 
 
-def test_holm_turns_a_single_marginal_gain_into_inconclusive():
-    # +8 points on 200 queries, all discordant pairs in favour: raw p ~ 0.0001 would survive; make it marginal
+def test_a_gain_significant_alone_is_undetermined_after_the_search():
+    # one point right on 12 more queries (and wrong on 4 others): raw McNemar p ~ 0.08 at m = 1 ... make it
+    # 0.02-0.05 alone, and above 0.05 once the 6 points searched are accounted for
     s = sweep(0.70, 0.70, 0.70)
-    s.loc[s.index[-1]] = point(3, "mlp", 0.99, 0.745)  # +4.5 points: raw p = 2 * 0.5^9 ~ 0.004, times 6 > 0.02
+    gain = point(3, "mlp", 0.99, 0.70)
+    right = np.array(gain["predictions"]) == LABELS
+    wrong_idx, right_idx = np.flatnonzero(~right)[:13], np.flatnonzero(right)[:3]
+    pred = np.array(gain["predictions"])
+    pred[wrong_idx], pred[right_idx] = LABELS[wrong_idx], 1 - LABELS[right_idx]
+    s.loc[s.index[-1]] = {**gain, "predictions": pred.tolist(), "accuracy": float(np.mean(pred == LABELS))}
     tests = claims.point_tests(s, ["model", "task"])
     best = tests.sort_values("difference").iloc[-1]
-    assert best.p < 0.01 and best.p_holm > best.p * 5
+    assert best.p < 0.05 < best.p_holm  # significant alone, not after the search
+    verdict = claims.can_improve(tests, ["model", "task"]).iloc[0]
+    assert verdict.outcome == UNDETERMINED and verdict.low < 0 < verdict.high
+    alone = claims.core.paired_interval(claims.correctness(s.iloc[0]), claims.correctness(s.iloc[-1]))
+    assert alone.low > 0 and verdict.low < alone.low  # the simultaneous interval is the wider one
 
 
-@pytest.mark.parametrize("deep,shallow,outcome", [(0.8, 0.5, HOLDS), (0.5, 0.8, FAILS), (0.7, 0.7, INCONCLUSIVE)])
+@pytest.mark.parametrize("deep,shallow,outcome", [(0.8, 0.5, HOLDS), (0.5, 0.8, FAILS), (0.7, 0.7, FAILS)])
 def test_depth_stability_outcomes(deep, shallow, outcome):
+    # (0.7, 0.7): the same answers on 200 queries, so the interval is narrow and excludes the +2-point margin
     v = claims.depth_stability(sweep(0.8, deep, shallow), ["model", "task"], NUM_LAYERS).iloc[0]
     assert v.outcome == outcome
 
 
-@pytest.mark.parametrize("unpruned,shallow,outcome", [(0.9, 0.52, HOLDS), (0.9, 0.8, FAILS), (0.53, 0.5, INCONCLUSIVE)])
+def test_no_difference_on_scattered_answers_is_undetermined_not_refuted():
+    # deep and shallow equally accurate, but right on *different* queries (mixed discordance): no effect is
+    # shown, and the interval still reaches the margin, so the claim is undetermined, never "does not hold"
+    rows = [point(0, "mlp", 0.0, 0.8)]
+    for i, xi in enumerate((0.5, 0.9, 0.99)):
+        rows += [point(0, "mlp", xi, 0.7, seed=10 + i), point(3, "mlp", xi, 0.7, seed=20 + i)]
+    v = claims.depth_stability(pd.DataFrame(rows), ["model", "task"], NUM_LAYERS).iloc[0]
+    assert abs(v.difference) < 0.03 and v.low < 0 < claims.MARGINS["depth"] < v.high
+    assert v.outcome == UNDETERMINED and v.mde > claims.MARGINS["depth"]
+
+
+@pytest.mark.parametrize("unpruned,shallow,outcome", [(0.9, 0.5, HOLDS), (0.9, 0.8, FAILS), (0.9, 0.62, UNDETERMINED), (0.58, 0.5, UNDETERMINED)])
 def test_shallow_collapse_outcomes(unpruned, shallow, outcome):
     v = claims.shallow_collapse(sweep(unpruned, unpruned, shallow), ["model", "task"], NUM_LAYERS).iloc[0]
     assert v.outcome == outcome
 
 
 def test_collapse_is_judged_against_the_majority_rate_not_one_over_k():
-    s = sweep(0.9, 0.9, 0.8)
+    s = sweep(0.97, 0.97, 0.8)
     s["majority_rate"] = 0.8  # a skewed split: 80% is what always answering the majority label scores
     v = claims.shallow_collapse(s, ["model", "task"], NUM_LAYERS).iloc[0]
     assert v.baseline == 0.8 and v.outcome == HOLDS
@@ -104,8 +126,10 @@ def test_prompt_variant_is_chosen_on_validation_not_test():
 def test_collapsed_and_status():
     assert claims.collapsed([0.02, 0.98]) == 1 and claims.collapsed([0.4, 0.6]) is None
     assert claims.outcome_status([HOLDS, HOLDS]) == "reproduced"
-    assert claims.outcome_status([HOLDS, INCONCLUSIVE]) == "partly"
-    assert claims.outcome_status([FAILS, INCONCLUSIVE]) == "not reproduced"
+    assert claims.outcome_status([HOLDS, UNDETERMINED]) == "partly"
+    assert claims.outcome_status([FAILS, UNDETERMINED]) == "not reproduced"
+    assert claims.outcome_status([UNDETERMINED, claims.DEGENERATE]) == "undetermined"
+    assert claims.outcome_status([UNDETERMINED]) == "undetermined"
     with pytest.raises(ValueError, match="outcome 'maybe'"):
         claims.outcome_status(["maybe"])
 
@@ -117,8 +141,8 @@ def test_fig3_verdicts_table():
         index=pd.Index(["rising", "flat", "falling"], name="model"),
     )
     v = claims.fig3_verdicts(trends).set_index("model")
-    assert v.mlp_better.tolist() == [HOLDS, INCONCLUSIVE, FAILS]
-    assert v.grows_with_depth.tolist() == [HOLDS, INCONCLUSIVE, FAILS]
+    assert v.mlp_better.tolist() == [HOLDS, UNDETERMINED, FAILS]
+    assert v.grows_with_depth.tolist() == [HOLDS, UNDETERMINED, FAILS]
 
 
 def test_fig5_verdicts_table():
@@ -133,7 +157,7 @@ def test_fig5_verdicts_table():
     better = trunc.assign(error_all=[0.10, 0.50, 0.90, 0.09, 0.12])  # a 10% lower error at layer 3, xi = 0.5
     assert claims.fig5_verdicts(ls, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), better)["improves"] == HOLDS
     worse = claims.fig5_verdicts(ls + 1e-3, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), trunc)
-    assert (worse["ls_exact"], worse["tracks"], worse["gap_shrinks"]) == (FAILS, FAILS, INCONCLUSIVE)
+    assert (worse["ls_exact"], worse["tracks"], worse["gap_shrinks"]) == (FAILS, FAILS, UNDETERMINED)
 
 
 def test_theorem1_verdicts_table():
@@ -156,8 +180,8 @@ def _norms(ratio_by_rate: dict[float, float]) -> pd.DataFrame:
     "deep,ratios,outcome",
     [
         (0.85, {0.5: 0.5, 0.9: 10.0, 0.99: 30.0}, HOLDS),  # gains where truncation removes 10-30x the noise
-        (0.85, {0.5: 1.0, 0.9: 1.5, 0.99: 1.9}, FAILS),  # every gain removes about the noise: confound open
-        (0.6, {0.5: 0.5, 0.9: 10.0, 0.99: 30.0}, INCONCLUSIVE),  # no gain to explain
+        (0.85, {0.5: 1.0, 0.9: 1.5, 0.99: 1.9}, UNDETERMINED),  # gains remove about the noise: open
+        (0.6, {0.5: 0.5, 0.9: 10.0, 0.99: 30.0}, UNDETERMINED),  # no gain to explain
     ],
 )
 def test_quantization_confound(deep, ratios, outcome):
@@ -183,21 +207,22 @@ def test_uniform_quant_trends():
     )
     out = claims.uniform_quant_trends(cond, qtypes).set_index("matrix")
     assert out.loc["mlp.up", "outcome"] == HOLDS and out.loc["mlp.gate", "outcome"] == FAILS
-    assert out.loc["attn.q", "outcome"] == INCONCLUSIVE
+    assert out.loc["attn.q", "outcome"] == UNDETERMINED
     assert not out.loc["mlp.down", "uniform"] and out.loc["mlp.down", "qtypes"] == "Q4_K/Q8_0"
 
 
 def test_uniform_trend_outcome():
     rows = lambda *o: pd.DataFrame({"uniform": [True] * len(o) + [False], "outcome": [*o, HOLDS]})  # noqa: E731
-    assert claims.uniform_trend_outcome(rows(INCONCLUSIVE, HOLDS, FAILS)) == HOLDS
-    assert claims.uniform_trend_outcome(rows(INCONCLUSIVE, FAILS)) == FAILS
-    assert claims.uniform_trend_outcome(rows(INCONCLUSIVE)) == INCONCLUSIVE  # the mixed matrix's HOLDS is ignored
+    assert claims.uniform_trend_outcome(rows(UNDETERMINED, HOLDS, FAILS)) == UNDETERMINED  # mixed directions
+    assert claims.uniform_trend_outcome(rows(UNDETERMINED, HOLDS)) == HOLDS
+    assert claims.uniform_trend_outcome(rows(UNDETERMINED, FAILS)) == FAILS
+    assert claims.uniform_trend_outcome(rows(UNDETERMINED)) == UNDETERMINED  # the mixed matrix's HOLDS is ignored
 
 
 def test_describe_scale_separates_claims_that_change_with_scale():
     frames = {}
     for name, (big, small) in {"helps": (HOLDS, HOLDS), "improve": (FAILS, HOLDS), "depth": (HOLDS, HOLDS),
-                               "collapse": (INCONCLUSIVE, HOLDS)}.items():  # fmt: skip
+                               "collapse": (UNDETERMINED, HOLDS)}.items():  # fmt: skip
         frames[name] = pd.DataFrame({"outcome": [big, small]}, index=["big", "small"])
     frames["helps"]["accuracy_by_shots"] = [{0: 0.5, 10: 0.9}, {0: 0.6, 10: 0.7}]
     frames["collapse"]["baseline"] = 0.5
@@ -218,7 +243,8 @@ def test_theorem2_gap_verdicts():
                           "gap": [0.5, -0.1, 0.5, 0.2], "looseness": [4.0, np.inf, 3.0, 0.5],
                           "bound": [2.0, 0.3, 1.5, 0.1]})  # fmt: skip
     out = claims.theorem2_gap_verdicts(table).set_index("approx")
-    assert out.loc["a", "outcome"] == HOLDS and out.loc["b", "outcome"] == FAILS and out.loc["b", "fails"] == 1
+    assert out.loc["a", "outcome"] == HOLDS and out.loc["b", "outcome"] == UNDETERMINED and out.loc["b", "fails"] == 1
+    assert "cannot be refuted" in out.loc["b", "note"]
     assert out.loc["a", "median_looseness"] == 4.0 and out.loc["a", "vacuous_share"] == 0.5
     assert claims.assumption1_verdicts(pd.DataFrame({"gaussian": [True, False]})) == [HOLDS, FAILS]
 
@@ -241,7 +267,7 @@ def _cond_table(cond_of_layer, layers=8):
     [
         (lambda la: 0.02 * la, HOLDS),  # worse-conditioned (deeper here) layers gain more: planted association
         (lambda la: 0.02 * (7 - la), FAILS),  # the opposite
-        (lambda la: 0.02 * [3, 0, 5, 1, 6, 2, 4, 3][la], INCONCLUSIVE),  # unrelated
+        (lambda la: 0.02 * [3, 0, 5, 1, 6, 2, 4, 3][la], UNDETERMINED),  # unrelated
     ],
 )
 def test_condition_gain(gain, outcome):

@@ -47,10 +47,25 @@ def test_identical_answers_pass():
     assert "bfloat16 passes the gate" in decision.sentence() and "after Holm" in decision.sentence()
 
 
+def test_one_bad_point_fails_the_gate_although_the_pool_would_pass():
+    table = compare_dtypes(_frame([28, 0, 0], balanced=True))  # one point at 93%, pooled agreement 97.7%
+    big = compare_dtypes(_frame([28] + [0] * 2, balanced=True))
+    assert table.agreement.min() == pytest.approx(0.93)
+    decision = gate(table)
+    assert not decision.passes and decision.agreement == pytest.approx(0.93) and decision.significant == 0
+    assert "At the worst of 3 distinct points" in decision.sentence() and len(big) == 3
+
+
+def test_the_unpruned_evaluation_counts_once():
+    frame = _frame([0, 0, 0])
+    again = frame[frame.clip_rate == 0.0].assign(module="attn")  # the same unpruned answers under another module
+    table = compare_dtypes(pd.concat([frame, again], ignore_index=True))
+    assert len(table) == 4 and gate(table).points == 3
+
+
 def test_scattered_disagreement_fails_on_agreement_only():
-    table = compare_dtypes(_frame([8, 0, 0], balanced=True))  # 8 of 1200 answers change, 4 each way
-    assert table.agreement.min() == pytest.approx(1 - 8 / 400)
-    assert gate(table).passes  # query-weighted agreement 99.3% >= 99%, accuracy unchanged
+    table = compare_dtypes(_frame([2, 0, 0], balanced=True))  # 2 of 400 answers change at one point, 1 each way
+    assert gate(table).passes  # 99.5% at the worst point, accuracy unchanged
     low = compare_dtypes(_frame([8, 8, 8], balanced=True))  # 98.0% everywhere
     decision = gate(low)
     assert not decision.passes and decision.significant == 0

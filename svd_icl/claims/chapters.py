@@ -1,17 +1,11 @@
 """Every verdict the chapters state about the paper's empirical claims, decided from stored per-query results.
 
-A verdict compares settings *on the same queries* (each sweep point stores its per-query predictions) with a
-paired test (:func:`svd_icl.stats.paired_comparison`), and when a claim is decided by the best of ``m`` settings
-(clip rates x layers x modules, and shot numbers where the claim spans them) the p-values are Holm-adjusted over
-all ``m``, and ``m`` is reported. Baselines are ``max(1/K, majority-class rate)``: a model that answers the most
-frequent label every time must not look like a gain over chance.
-
-Each claim ends in one of three outcomes:
-
-- ``HOLDS``: the paired effect is in the claimed direction and significant after adjustment;
-- ``FAILS``: the effect is significantly in the opposite direction, or there is no effect to find (for "can
-  improve": no pruned point scores above the unpruned model at all);
-- ``INCONCLUSIVE``: neither; the data cannot tell at this sample size.
+A verdict compares settings *on the same queries* (each sweep point stores its per-query predictions). The rule
+that turns an effect into an outcome is :mod:`svd_icl.claims.core`'s: an interval adjusted for the family the
+claim's status aggregates (``1 - alpha/m``), a stated smallest effect of interest per claim (``MARGINS``), the
+minimum detectable effect beside every undetermined result, and the degenerate-prompt guard on every gain
+(baselines are ``max(1/K, majority-class rate)`` and the same model's 0-shot accuracy). p-values are exact
+McNemar (Wilcoxon for averaged values), Holm-adjusted over the same family, and ``m`` is reported.
 
 The notebooks call these functions in visible cells and only format what they return.
 """
@@ -21,14 +15,65 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from svd_icl.claims.core import (
+    ALPHA,
+    DEGENERATE,
+    FAILS,
+    HOLDS,
+    MARGINS,
+    UNDETERMINED,
+    decide,
+    degenerate,
+    detectable_effect,
+    family_level,
+    fmt_p,
+    gain_outcome,
+    paired_interval,
+    power_note,
+)
 from svd_icl.conditioning import DEFAULT_AGGREGATE
-from svd_icl.stats import holm, paired_comparison
+from svd_icl.stats import holm, paired_comparison, wilson_interval
 from svd_icl.tasks import get_task
 
-HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
-OUTCOMES = (HOLDS, FAILS, INCONCLUSIVE)
-ALPHA = 0.05
-COLLAPSE_MARGIN = 0.05  # "collapse to chance": within 5 points of the baseline
+COLLAPSE_MARGIN = MARGINS["collapse"]  # "collapse to chance": within 5 points of the baseline
+
+
+__all__ = [
+    "COLLAPSE_MARGIN",
+    "COMPARABLE",
+    "algorithm1_tests",
+    "assumption1_verdicts",
+    "baseline",
+    "can_improve",
+    "choose_variant",
+    "collapse_grows_with_shots",
+    "collapsed",
+    "condition_gain",
+    "confirmation_verdicts",
+    "correctness",
+    "depth_stability",
+    "describe_condition_gain",
+    "describe_confirmation",
+    "describe_confound",
+    "describe_fig1",
+    "describe_fig2",
+    "describe_scale",
+    "describe_uniform_trends",
+    "describe_variants",
+    "effect",
+    "fig3_verdicts",
+    "fig5_verdicts",
+    "group_fields",
+    "point_tests",
+    "quantization_confound",
+    "shallow_collapse",
+    "shots_help",
+    "theorem1_verdicts",
+    "theorem2_gap_verdicts",
+    "uniform_quant_trends",
+    "uniform_trend_outcome",
+    "variant_tests",
+]
 
 
 def correctness(record: dict | pd.Series) -> np.ndarray:
@@ -39,14 +84,6 @@ def correctness(record: dict | pd.Series) -> np.ndarray:
 def baseline(task: str, majority_rate: float) -> float:
     """The rate an answer-ignoring model reaches: the larger of 1/K and always answering the majority label."""
     return max(1.0 / get_task(task).num_classes, float(majority_rate))
-
-
-def _outcome(difference: float, p_adjusted: float, claimed_sign: int = 1) -> str:
-    if p_adjusted < ALPHA and np.sign(difference) == claimed_sign:
-        return HOLDS
-    if p_adjusted < ALPHA and np.sign(difference) == -claimed_sign:
-        return FAILS
-    return INCONCLUSIVE
 
 
 def group_fields(group, key) -> dict:
@@ -62,18 +99,20 @@ def _unpruned(g: pd.DataFrame) -> pd.Series:
 
 
 def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None = None) -> pd.DataFrame:
-    """Every pruned point against its group's unpruned point on the same queries, Holm-adjusted over its family.
+    """Every pruned point against its group's unpruned point on the same queries, adjusted over its family.
 
-    One row per pruned point: the paired difference in accuracy, its 95% interval, the raw and adjusted p-value
-    and ``m``, the number of pruned points in the family (the size of the search). ``family`` (default: ``group``)
-    is a coarser grouping when one claim spans several reference points, e.g. all shot numbers of a model.
+    One row per pruned point: the paired difference in accuracy, its simultaneous interval ``low``/``high`` at
+    level ``1 - alpha/m`` (``m``: the pruned points of the family, the size of the search), the exact McNemar
+    ``p`` and its Holm adjustment ``p_holm``, and ``mde``, the smallest gain the family-adjusted test detects at
+    80% power. ``family`` (default: ``group``) is a coarser grouping when one claim spans several reference
+    points, e.g. all shot numbers of a model.
     """
     rows = []
     for key, g in sweeps.groupby(group, sort=False):
         g = g.sort_values(["layer", "module", "clip_rate"])
-        base = correctness(_unpruned(g))
+        ref = _unpruned(g)
+        base = correctness(ref)
         for _, r in g[g.clip_rate > 0].iterrows():
-            t = paired_comparison(base, correctness(r))
             rows.append(
                 {
                     **group_fields(group, key),
@@ -82,10 +121,10 @@ def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None
                     "clip_rate": r.clip_rate,
                     "unpruned": float(base.mean()),
                     "accuracy": float(r.accuracy),
-                    "difference": t.difference,
-                    "low": t.low,
-                    "high": t.high,
-                    "p": t.p_value,
+                    "majority_rate": float(ref.majority_rate),
+                    "p": paired_comparison(base, correctness(r)).p_value,
+                    "_a": base,
+                    "_b": correctness(r),
                 }
             )
     out = pd.DataFrame(rows)
@@ -93,23 +132,35 @@ def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None
         return out
     by = family or group
     out["p_holm"] = out.groupby(by, sort=False).p.transform(lambda p: holm(p.to_numpy()))
-    out["m"] = out.groupby(by, sort=False).p.transform("size")
-    return out
+    out["m"] = out.groupby(by, sort=False).p.transform("size").astype(int)
+    intervals = [paired_interval(a, b, m) for a, b, m in zip(out._a, out._b, out.m)]
+    out["difference"] = [i.difference for i in intervals]
+    out["low"] = [i.low for i in intervals]
+    out["high"] = [i.high for i in intervals]
+    out["mde"] = [detectable_effect(a, b, m) for a, b, m in zip(out._a, out._b, out.m)]
+    return out.drop(columns=["_a", "_b"])
 
 
-def can_improve(tests: pd.DataFrame, group: list[str]) -> pd.DataFrame:
-    """Claim: some truncation raises accuracy. From :func:`point_tests`: the best point of each group (largest
-    difference; among equal ones the smaller adjusted p), with ``HOLDS`` when any point is a significant gain."""
+def can_improve(tests: pd.DataFrame, group: list[str], margin: float = MARGINS["gain"]) -> pd.DataFrame:
+    """Claim: some truncation raises accuracy, decided on the search itself (the exploratory verdict).
+
+    From :func:`point_tests`: the best point of each group (largest difference; among equal ones the smaller
+    adjusted p). ``HOLDS`` when some point's simultaneous interval lies above 0 and the reference is not a
+    degenerate prompt (else ``DEGENERATE``); ``DOES NOT HOLD`` only when *every* point's interval lies below the
+    margin (no point can gain that much); else ``UNDETERMINED``. Where a confirmation set exists, its verdict
+    (:func:`confirmation_verdicts`) is the one a chapter states; this one labels the exploratory search.
+    """
     rows = []
     for key, g in tests.groupby(group, sort=False):
         best = g.sort_values(["difference", "p_holm"], ascending=[False, True]).iloc[0]
-        significant = g[(g.difference > 0) & (g.p_holm < ALPHA)]
+        significant = g[g.low > 0]
+        floor = baseline(str(best.task), best.majority_rate) if "task" in g else 0.0
         if len(significant):
-            outcome = HOLDS
-        elif g.difference.max() <= 0:
+            outcome = DEGENERATE if degenerate(float(best.unpruned), floor) else HOLDS
+        elif bool((g.high < margin).all()):
             outcome = FAILS
         else:
-            outcome = INCONCLUSIVE
+            outcome = UNDETERMINED
         rows.append(
             {
                 **group_fields(group, key),
@@ -124,17 +175,123 @@ def can_improve(tests: pd.DataFrame, group: list[str]) -> pd.DataFrame:
                 "high": best.high,
                 "p_holm": best.p_holm,
                 "m": int(best.m),
+                "mde": float(best.mde),
+                "margin": margin,
                 "significant_gains": len(significant),
             }
         )
     return pd.DataFrame(rows)
 
 
-def depth_stability(sweeps: pd.DataFrame, group: list[str], num_layers: dict[str, int]) -> pd.DataFrame:
+def confirmation_verdicts(
+    points: pd.DataFrame, group: list[str] = ("model", "task"), margin: float = MARGINS["gain"],
+    reported: dict | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """The confirmatory verdict of "truncation raises accuracy" from :func:`svd_icl.confirm.confirm` records.
+
+    Per case (``group``): the selected setting against the unpruned model on the same held-out queries, for each
+    demonstration seed (``per_seed``: difference and 95% interval) and pooled (per query, correctness averaged
+    over the seeds). The pooled interval is simultaneous over the cases (``m``), the p-value (exact McNemar for
+    one seed, Wilcoxon for averages) Holm-adjusted over them; ``mde`` is the smallest gain that test detects at
+    80% power. The outcome follows :func:`svd_icl.claims.core.gain_outcome` with the baseline and the same
+    model's 0-shot accuracy on the same queries as the degenerate-prompt guard. ``reported``: per case key an
+    effect the paper reports, for the power note.
+    """
+    group = list(group)
+    rows = []
+    for key, g in points.groupby(group, sort=False):
+        seeds = g[g.role != "zero_shot"].demo_seed.map(lambda s: -1 if s is None or s != s else int(s))
+        per_seed, ua, sb = [], [], []
+        labels = None
+        for s in sorted(set(seeds)):
+            pair = g[(g.role != "zero_shot") & (seeds == s)]
+            u, b = pair[pair.role == "unpruned"], pair[pair.role == "selected"]
+            if len(u) != 1 or len(b) != 1:
+                raise ValueError(f"{key}: demonstration seed {s} needs one unpruned and one selected point")
+            u, b = u.iloc[0], b.iloc[0]
+            for r in (u, b):
+                if labels is None:
+                    labels = np.asarray(r["labels"])
+                elif not np.array_equal(labels, np.asarray(r["labels"])):
+                    raise ValueError(f"{key}: the confirmation points were scored on different queries")
+            a_, b_ = correctness(u), correctness(b)
+            i = paired_interval(a_, b_)
+            per_seed.append(
+                {"demo_seed": None if s < 0 else s, "unpruned": float(a_.mean()), "selected": float(b_.mean()),
+                 "difference": i.difference, "low": i.low, "high": i.high}
+            )  # fmt: skip
+            ua.append(a_)
+            sb.append(b_)
+        zero = g[g.role == "zero_shot"]
+        u_mean, s_mean = np.mean(ua, axis=0), np.mean(sb, axis=0)
+        first = g[g.role == "selected"].iloc[0]
+        rows.append(
+            {
+                **group_fields(group, key),
+                "layer": int(first.layer),
+                "module": first.module,
+                "clip_rate": float(first.clip_rate),
+                "n": len(u_mean),
+                "seeds": len(ua),
+                "unpruned": float(u_mean.mean()),
+                "selected": float(s_mean.mean()),
+                "zero_shot": float(correctness(zero.iloc[0]).mean()) if len(zero) else float("nan"),
+                "baseline": baseline(str(first.task), float(first.majority_rate)),
+                "p": paired_comparison(u_mean, s_mean).p_value,
+                "per_seed": per_seed,
+                "_a": u_mean,
+                "_b": s_mean,
+                "reported": (reported or {}).get(key, float("nan")),
+            }
+        )
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    m = len(out)
+    out["m"] = m
+    out["p_holm"] = holm(out.p.to_numpy())
+    intervals = [paired_interval(a, b, m) for a, b in zip(out._a, out._b)]
+    out["difference"] = [i.difference for i in intervals]
+    out["low"] = [i.low for i in intervals]
+    out["high"] = [i.high for i in intervals]
+    out["mde"] = [detectable_effect(a, b, m) for a, b in zip(out._a, out._b)]
+    out["margin"] = margin
+    out["degenerate"] = [
+        degenerate(u, f, z if np.isfinite(z) else None) for u, f, z in zip(out.unpruned, out.baseline, out.zero_shot)
+    ]
+    out["outcome"] = [gain_outcome(i, margin, d) for i, d in zip(intervals, out.degenerate)]
+    return out.drop(columns=["_a", "_b"])
+
+
+def describe_confirmation(row) -> str:
+    """One generated sentence from a :func:`confirmation_verdicts` row: the outcome, the pooled effect with its
+    simultaneous interval, per-seed effects, the guard's numbers and, when undetermined, the detectable effect."""
+    seeds = ", ".join(f"{e['difference'] * 100:+.1f}" for e in row.per_seed)
+    text = (
+        f"**{row.model} {row.task}**: layer {row.layer} {str(row.module).upper()} ξ = {row.clip_rate:g} (chosen on "
+        f"validation) on {row.n} held-out queries x {row.seeds} demonstration sets: {_pct(row.unpruned)} → "
+        f"{_pct(row.selected)}, {effect(row)}; per demonstration set {seeds} points. **{row.outcome}**"
+    )
+    if row.outcome == DEGENERATE:
+        text += (
+            f": the unpruned reference ({_pct(row.unpruned)}) is within {MARGINS['degenerate'] * 100:.0f} points of "
+            f"the baseline ({_pct(row.baseline)}) or below the same model's 0-shot accuracy ({_pct(row.zero_shot)})"
+        )
+    elif row.outcome == UNDETERMINED:
+        text += f": {power_note(row.mde, row.reported if np.isfinite(row.reported) else None, row.n)}"
+    elif row.outcome == FAILS:
+        text += f": the interval excludes a gain of {row.margin * 100:+.0f} points (the smallest effect of interest)"
+    return text + "."
+
+
+def depth_stability(
+    sweeps: pd.DataFrame, group: list[str], num_layers: dict[str, int], margin: float = MARGINS["depth"]
+) -> pd.DataFrame:
     """Claim: deep layers tolerate truncation better than shallow ones.
 
     Per query, accuracy averaged over all pruned points of the deep half of the layers minus the same over the
-    shallow half (same queries); a Wilcoxon signed-rank test on those per-query differences, Holm over groups.
+    shallow half (same queries); Wilcoxon signed-rank, Holm over groups; the interval is simultaneous over the
+    groups and decided by :func:`svd_icl.claims.core.decide` with ``margin``.
     """
     rows = []
     for key, g in sweeps.groupby(group, sort=False):
@@ -145,31 +302,45 @@ def depth_stability(sweeps: pd.DataFrame, group: list[str], num_layers: dict[str
             raise ValueError(f"depth stability needs shallow and deep layers in each group; {key} lacks one")
         deep_mean = np.mean([correctness(r) for _, r in deep.iterrows()], axis=0)
         shallow_mean = np.mean([correctness(r) for _, r in shallow.iterrows()], axis=0)
-        t = paired_comparison(shallow_mean, deep_mean)
         rows.append(
             {
                 **group_fields(group, key),
                 "deep_mean": float(deep_mean.mean()),
                 "shallow_mean": float(shallow_mean.mean()),
-                "difference": t.difference,
-                "low": t.low,
-                "high": t.high,
-                "p": t.p_value,
+                "p": paired_comparison(shallow_mean, deep_mean).p_value,
+                "_a": shallow_mean,
+                "_b": deep_mean,
             }
         )
-    out = pd.DataFrame(rows)
+    return _decided(pd.DataFrame(rows), margin)
+
+
+def _decided(out: pd.DataFrame, margin: float, sign: int = 1) -> pd.DataFrame:
+    """Add the family's adjusted columns to rows holding per-query ``_a``/``_b`` and ``p``: Holm p, ``m``, the
+    simultaneous interval of ``_b - _a``, the detectable effect, the margin and the outcome."""
+    m = len(out)
     out["p_holm"] = holm(out.p.to_numpy())
-    out["m"] = len(out)
-    out["outcome"] = [_outcome(d, p) for d, p in zip(out.difference, out.p_holm)]
-    return out
+    out["m"] = m
+    intervals = [paired_interval(a, b, m) for a, b in zip(out._a, out._b)]
+    out["difference"] = [i.difference for i in intervals]
+    out["low"] = [i.low for i in intervals]
+    out["high"] = [i.high for i in intervals]
+    out["mde"] = [detectable_effect(a, b, m) for a, b in zip(out._a, out._b)]
+    out["margin"] = margin
+    out["outcome"] = [decide(i.low, i.high, margin, sign) for i in intervals]
+    return out.drop(columns=["_a", "_b"])
 
 
-def shallow_collapse(sweeps: pd.DataFrame, group: list[str], num_layers: dict[str, int]) -> pd.DataFrame:
-    """Claim: heavy truncation of a shallow layer collapses accuracy to chance.
+def shallow_collapse(
+    sweeps: pd.DataFrame, group: list[str], num_layers: dict[str, int], margin: float = COLLAPSE_MARGIN
+) -> pd.DataFrame:
+    """Claim: heavy truncation of a shallow layer collapses accuracy to chance (an equivalence claim).
 
-    The worst shallow pruned point of each group must be a significant drop from the unpruned model (Holm over
-    the group's shallow points) *and* end within ``COLLAPSE_MARGIN`` of the baseline (max of 1/K and the majority
-    rate). ``INCONCLUSIVE`` when the unpruned model is itself within that margin: there is nothing to fall from.
+    The worst shallow pruned point of each group, with intervals simultaneous over the group's shallow points
+    (``m``): ``HOLDS`` when it is a drop from the unpruned model (interval of the difference below 0) *and* its
+    accuracy's interval lies within ``margin`` of the baseline (max of 1/K and the majority rate);
+    ``DOES NOT HOLD`` when even the worst point's accuracy is shown above the baseline plus the margin;
+    ``UNDETERMINED`` otherwise, and when the unpruned model is itself within the margin (nothing to fall from).
     """
     rows = []
     for key, g in sweeps.groupby(group, sort=False):
@@ -178,72 +349,82 @@ def shallow_collapse(sweeps: pd.DataFrame, group: list[str], num_layers: dict[st
         task = g.task.iloc[0]
         floor = baseline(task, ref.majority_rate)
         shallow = g[(g.clip_rate > 0) & (g.layer < g.model.map(num_layers) / 2)]
-        tests = [paired_comparison(base, correctness(r)) for _, r in shallow.iterrows()]
-        adjusted = holm([t.p_value for t in tests])
-        worst = int(np.argmin([t.difference for t in tests]))
-        w, t, p_adj = shallow.iloc[worst], tests[worst], float(adjusted[worst])
-        if float(base.mean()) <= floor + COLLAPSE_MARGIN:
-            outcome = INCONCLUSIVE
-        elif p_adj < ALPHA and t.difference < 0 and float(w.accuracy) <= floor + COLLAPSE_MARGIN:
+        if shallow.empty:
+            raise ValueError(f"shallow collapse needs shallow pruned points in each group; {key} has none")
+        m = len(shallow)
+        accs = [correctness(r) for _, r in shallow.iterrows()]
+        worst = int(np.argmin([a.mean() for a in accs]))
+        w = shallow.iloc[worst]
+        t = paired_interval(base, accs[worst], m)
+        acc_low, acc_high = (float(x) for x in wilson_interval(accs[worst].mean(), len(base), family_level(m)))
+        p_adj = float(holm([paired_comparison(base, a).p_value for a in accs])[worst])
+        if float(base.mean()) <= floor + margin:
+            outcome = UNDETERMINED
+        elif t.high < 0 and floor - margin <= acc_low and acc_high <= floor + margin:
             outcome = HOLDS
-        else:
+        elif acc_low > floor + margin:
             outcome = FAILS
+        else:
+            outcome = UNDETERMINED
         rows.append(
             {
                 **group_fields(group, key),
                 "outcome": outcome,
                 "unpruned": float(base.mean()),
                 "worst_accuracy": float(w.accuracy),
+                "worst_low": acc_low,
+                "worst_high": acc_high,
                 "worst_layer": w.layer,
                 "worst_module": w.module,
                 "worst_clip_rate": w.clip_rate,
                 "baseline": floor,
+                "margin": margin,
                 "difference": t.difference,
                 "low": t.low,
                 "high": t.high,
                 "p_holm": p_adj,
-                "m": len(tests),
+                "m": m,
             }
         )
     return pd.DataFrame(rows)
 
 
-def shots_help(sweeps: pd.DataFrame, group: list[str] = ("model",)) -> pd.DataFrame:
+def shots_help(sweeps: pd.DataFrame, group: list[str] = ("model",), margin: float = MARGINS["shots"]) -> pd.DataFrame:
     """Claim (Fig. 2a): unpruned accuracy grows with the number of shots. Paired: most vs fewest shots on the
-    same queries, plus each consecutive pair; ``HOLDS`` when most > fewest significantly and no consecutive step
-    is a significant drop (Holm over the steps)."""
+    same queries (interval simultaneous over the groups, decided with ``margin``), plus each consecutive pair;
+    a consecutive step that is a significant drop (Holm over the steps) refutes "grows"."""
     rows = []
     for key, g in sweeps[sweeps.clip_rate == 0.0].groupby(list(group), sort=False):
         g = g.drop_duplicates("shots").sort_values("shots")
         if len(g) < 2:
             raise ValueError(f"shots_help needs at least two shot numbers per group; {key} has {len(g)}")
         acc = [correctness(r) for _, r in g.iterrows()]
-        overall = paired_comparison(acc[0], acc[-1])
         steps = [paired_comparison(a, b) for a, b in zip(acc, acc[1:])]
         steps_p = holm([s.p_value for s in steps])
-        drop = any(s.difference < 0 and p < ALPHA for s, p in zip(steps, steps_p))
-        outcome = FAILS if drop else _outcome(overall.difference, overall.p_value)
         rows.append(
             {
                 **group_fields(group, key),
-                "outcome": outcome,
                 "accuracy_by_shots": dict(zip(g.shots.astype(int), [float(a.mean()) for a in acc])),
-                "difference": overall.difference,
-                "low": overall.low,
-                "high": overall.high,
-                "p": overall.p_value,
+                "p": paired_comparison(acc[0], acc[-1]).p_value,
                 "steps_p_holm": [float(p) for p in steps_p],
+                "step_drop": any(s.difference < 0 and p < ALPHA for s, p in zip(steps, steps_p)),
+                "_a": acc[0],
+                "_b": acc[-1],
             }
         )
-    return pd.DataFrame(rows)
+    out = _decided(pd.DataFrame(rows), margin)
+    out.loc[out.step_drop, "outcome"] = FAILS
+    return out
 
 
-def collapse_grows_with_shots(sweeps: pd.DataFrame, num_layers: dict[str, int], group: list[str] = ("model",)):
+def collapse_grows_with_shots(
+    sweeps: pd.DataFrame, num_layers: dict[str, int], group: list[str] = ("model",), margin: float = MARGINS["shots"]
+) -> pd.DataFrame:
     """Claim (Sec. 2.2c): with fewer shots, heavy truncation of shallow layers hurts less.
 
     Per query, the loss from truncating shallow layers is its unpruned correctness minus its correctness
-    averaged over the shallow pruned points; the claim holds when that loss is significantly larger at the most
-    shots than at the fewest (Wilcoxon on the paired per-query losses).
+    averaged over the shallow pruned points; the claim is that the loss is larger at the most shots than at the
+    fewest (Wilcoxon on the paired per-query losses; interval simultaneous over groups, decided with ``margin``).
     """
     rows = []
     for key, g in sweeps.groupby(list(group), sort=False):
@@ -253,19 +434,16 @@ def collapse_grows_with_shots(sweeps: pd.DataFrame, num_layers: dict[str, int], 
             shallow = s[(s.clip_rate > 0) & (s.layer < s.model.map(num_layers) / 2)]
             losses[int(shots)] = ref - np.mean([correctness(r) for _, r in shallow.iterrows()], axis=0)
         few, many = min(losses), max(losses)
-        t = paired_comparison(losses[few], losses[many])
         rows.append(
             {
                 **group_fields(group, key),
-                "outcome": _outcome(t.difference, t.p_value),
                 "loss_by_shots": {k: float(v.mean()) for k, v in sorted(losses.items())},
-                "difference": t.difference,
-                "low": t.low,
-                "high": t.high,
-                "p": t.p_value,
+                "p": paired_comparison(losses[few], losses[many]).p_value,
+                "_a": losses[few],
+                "_b": losses[many],
             }
         )
-    return pd.DataFrame(rows)
+    return _decided(pd.DataFrame(rows), margin)
 
 
 def choose_variant(table: pd.DataFrame, metric: str = "accuracy") -> str:
@@ -300,41 +478,41 @@ def collapsed(shares: list[float], threshold: float = 0.95) -> int | None:
     return top if shares[top] >= threshold else None
 
 
-def algorithm1_tests(table: pd.DataFrame) -> pd.DataFrame:
-    """Holm-adjust Algorithm 1's per-run McNemar p-values over every run in ``table`` and decide each run.
+def algorithm1_tests(table: pd.DataFrame, margin: float = MARGINS["gain"]) -> pd.DataFrame:
+    """Decide each Algorithm 1 run of ``table`` (:func:`svd_icl.analysis.algorithm1_table` rows, which carry the
+    per-query test correctness), adjusted over every run in it.
 
-    Algorithm 1 picks the clip rate on validation, so the test comparison is not a best-of-m pick within a run;
-    across the runs a chapter reports (tasks x modules x seeds) the adjustment keeps "some run gains" honest.
+    Algorithm 1 picks the clip rate on validation, so a run's test comparison is not a best-of-m pick; across the
+    runs a chapter reports (tasks x modules x seeds) the adjustment keeps "some run gains" honest: McNemar p
+    Holm-adjusted, the accuracy change's interval simultaneous over the ``m`` runs, the detectable effect, and
+    the degenerate guard (an unpruned test accuracy within the margin of max(1/K, majority rate)).
     """
     out = table.copy()
+    m = len(out)
     out["p_holm"] = holm(out.p.to_numpy())
-    out["m"] = len(out)
-    out["outcome"] = [_outcome(d, p) for d, p in zip(out.change, out.p_holm)]
+    out["m"] = m
+    intervals = [paired_interval(a, b, m) for a, b in zip(out.correct_unpruned, out.correct_pruned)]
+    out["low"] = [i.low for i in intervals]
+    out["high"] = [i.high for i in intervals]
+    out["mde"] = [detectable_effect(a, b, m) for a, b in zip(out.correct_unpruned, out.correct_pruned)]
+    out["margin"] = margin
+    floors = [max(c, r) for c, r in zip(out.chance, out.majority_rate)]
+    out["outcome"] = [
+        gain_outcome(i, margin, degenerate(u, f)) for i, u, f in zip(intervals, out.accuracy_unpruned, floors)
+    ]
     return out
 
 
-def outcome_status(outcomes) -> str:
-    """A summary status from outcomes: every case holds -> reproduced; some -> partly; none -> not reproduced."""
-    outcomes = list(outcomes)
-    for o in outcomes:
-        if o not in OUTCOMES:
-            raise ValueError(f"outcome {o!r} not one of {OUTCOMES}")
-    if outcomes and all(o == HOLDS for o in outcomes):
-        return "reproduced"
-    return "partly" if any(o == HOLDS for o in outcomes) else "not reproduced"
-
-
-def fmt_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
 def effect(row, unit: str = "points") -> str:
-    """'+10.0 points [+2.0, +18.0], Holm p = 0.012, m = 56' from a row with difference/low/high/p_holm/m."""
+    """'+10.0 points (simultaneous 99.9% interval [+2.0, +18.0]), Holm p = 0.012, m = 56' from a row with
+    difference/low/high and p_holm/m (or p: a single comparison, 95% interval)."""
     scale = 100 if unit == "points" else 1
-    text = f"{row.difference * scale:+.1f} {unit} [{row.low * scale:+.1f}, {row.high * scale:+.1f}]"
+    span = f"[{row.low * scale:+.1f}, {row.high * scale:+.1f}]"
     if hasattr(row, "p_holm") and hasattr(row, "m"):
-        return text + f", Holm {fmt_p(row.p_holm)}, m = {int(row.m)}"
-    return text + f", {fmt_p(row.p)}"
+        m = int(row.m)
+        kind = f"simultaneous {family_level(m):.1%} interval" if m > 1 else "95% interval"
+        return f"{row.difference * scale:+.1f} {unit} ({kind} {span}), Holm {fmt_p(row.p_holm)}, m = {m}"
+    return f"{row.difference * scale:+.1f} {unit} (95% interval {span}), {fmt_p(row.p)}"
 
 
 def _pct(x: float) -> str:
@@ -358,7 +536,7 @@ def describe_fig1(improve: pd.Series, depth: pd.Series, collapse: pd.Series) -> 
         f"{effect(collapse)}"
         + (
             ", but the unpruned model is already within 5 points of the baseline)."
-            if collapse.outcome == INCONCLUSIVE
+            if collapse.outcome == UNDETERMINED
             else ")."
         )
     )
@@ -413,18 +591,32 @@ def describe_variants(
 def fig3_verdicts(trends: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """Fig. 3's observations per model, from :func:`svd_icl.conditioning.depth_and_module_trends` rows (index:
     model). (a) MLP better conditioned than ATTN: ``HOLDS`` in at least 90% of layers, ``FAILS`` in at most half,
-    ``INCONCLUSIVE`` between. (b) condition numbers grow with depth: ``HOLDS`` when some module has a significant
-    positive Spearman correlation with the layer index, ``FAILS`` when a module's is significantly negative and
-    none is significantly positive, else ``INCONCLUSIVE``."""
+    ``UNDETERMINED`` between. (b) condition numbers grow with depth: the two modules' Spearman p-values are
+    Holm-adjusted within the model; ``HOLDS`` when some module rises significantly and none falls, ``FAILS`` when
+    some falls and none rises, ``UNDETERMINED`` when neither or both directions are found (mixed)."""
     rows = []
     for model, r in trends.iterrows():
         share = float(r.mlp_below_attn)
-        a = HOLDS if share >= 0.9 else (FAILS if share <= 0.5 else INCONCLUSIVE)
-        rising = any(r[f"spearman_{m}"] > 0 and r[f"p_{m}"] < alpha for m in ("attn", "mlp"))
-        falling = any(r[f"spearman_{m}"] < 0 and r[f"p_{m}"] < alpha for m in ("attn", "mlp"))
-        b = HOLDS if rising else (FAILS if falling else INCONCLUSIVE)
-        rows.append({"model": model, "mlp_better": a, "grows_with_depth": b, "mlp_below_attn": share})
+        a = HOLDS if share >= 0.9 else (FAILS if share <= 0.5 else UNDETERMINED)
+        modules = ("attn", "mlp")
+        p_adj = dict(zip(modules, holm([r[f"p_{m}"] for m in modules])))
+        rising = any(r[f"spearman_{m}"] > 0 and p_adj[m] < alpha for m in modules)
+        falling = any(r[f"spearman_{m}"] < 0 and p_adj[m] < alpha for m in modules)
+        b = _direction(rising, falling)
+        rows.append(
+            {"model": model, "mlp_better": a, "grows_with_depth": b, "mlp_below_attn": share,
+             "p_holm_attn": float(p_adj["attn"]), "p_holm_mlp": float(p_adj["mlp"]), "m": len(modules)}
+        )  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _direction(rising: bool, falling: bool) -> str:
+    """A trend claimed upward: up only -> holds; down only -> does not hold; neither or both -> undetermined."""
+    if rising and not falling:
+        return HOLDS
+    if falling and not rising:
+        return FAILS
+    return UNDETERMINED
 
 
 def fig5_verdicts(
@@ -447,7 +639,7 @@ def fig5_verdicts(
         "ls_max_error": float(ls_error.iloc[d:].max()),
         "tracks": HOLDS if at_2d < 0.1 else FAILS,
         "error_at_2d": float(at_2d),
-        "gap_shrinks": HOLDS if gap_by_step.is_monotonic_decreasing else INCONCLUSIVE,
+        "gap_shrinks": HOLDS if gap_by_step.is_monotonic_decreasing else UNDETERMINED,
     }
     if trunc is None:
         return curves
@@ -493,9 +685,9 @@ def quantization_confound(
     ``tests``: :func:`point_tests` rows; ``norms``: per (``model``, ``layer``, ``module``, ``clip_rate``) the
     Frobenius norm the truncation removes (``removed_norm``) and the module's predicted quantization error
     (``error_norm``). A truncation that only undid quantization would remove about as much as the error, so per
-    group: ``HOLDS`` (the gains are *not* explained by noise removal alone) when some significant gain removes more
-    than ``comparable`` times the error, ``FAILS`` when every significant gain removes at most that (the confound
-    cannot be excluded), ``INCONCLUSIVE`` when there is no significant gain to explain.
+    group: ``HOLDS`` (the gains are *not* explained by noise removal alone) when some significant gain (simultaneous
+    interval above 0) removes more than ``comparable`` times the error; ``UNDETERMINED`` when every significant
+    gain removes at most that (the confound cannot be excluded, nor shown) or when there is no gain to explain.
     """
     merged = tests.merge(norms, on=["model", "layer", "module", "clip_rate"], how="left")
     if merged.removed_norm.isna().any() or merged.error_norm.isna().any():
@@ -503,11 +695,8 @@ def quantization_confound(
     merged["ratio"] = merged.removed_norm / merged.error_norm
     rows = []
     for key, g in merged.groupby(group, sort=False):
-        gains = g[(g.difference > 0) & (g.p_holm < alpha)]
-        if gains.empty:
-            outcome = INCONCLUSIVE
-        else:
-            outcome = HOLDS if bool((gains.ratio > comparable).any()) else FAILS
+        gains = g[g.low > 0]
+        outcome = HOLDS if bool((gains.ratio > comparable).any()) else UNDETERMINED
         rows.append(
             {
                 **group_fields(group, key),
@@ -528,8 +717,9 @@ def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: i
     ``cond``: :func:`svd_icl.conditioning.condition_numbers` rows (layer, module, matrix, cond); ``qtypes``: per
     (layer, matrix as ``"attn.q"``) the ``qtype``. A trend found where every layer has the same quantization cannot
     come from llama.cpp giving some layers more bits. One row per matrix: its type(s), whether uniform, Spearman's
-    rho of condition number against layer index and its p-value (uniform matrices only), and the outcome: ``HOLDS``
-    for a significant rise with depth, ``FAILS`` for a significant fall, else ``INCONCLUSIVE``.
+    rho of condition number against layer index and its p-value (uniform matrices only; ``p_holm`` adjusted over
+    them), and the outcome: ``HOLDS`` for a significant rise with depth, ``FAILS`` for a significant fall, else
+    ``UNDETERMINED``.
     """
     from scipy.stats import spearmanr
 
@@ -541,12 +731,18 @@ def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: i
         types = sorted(set(g.qtype.dropna()))
         uniform = len(types) == 1 and len(g) >= min_layers
         rho, p = spearmanr(g.layer, g.cond) if uniform else (np.nan, np.nan)
-        outcome = INCONCLUSIVE
-        if uniform and p < ALPHA:
-            outcome = HOLDS if rho > 0 else FAILS
         rows.append({"matrix": name, "qtypes": "/".join(types), "uniform": uniform, "rho": float(rho),
-                     "p": float(p), "outcome": outcome if uniform else "(mixed types: not tested)"})  # fmt: skip
-    return pd.DataFrame(rows)
+                     "p": float(p)})  # fmt: skip
+    out = pd.DataFrame(rows)
+    tested = out.uniform.to_numpy(bool)
+    out["p_holm"] = np.nan
+    if tested.any():
+        out.loc[tested, "p_holm"] = holm(out.p[tested].to_numpy())
+    out["outcome"] = [
+        (HOLDS if rho > 0 else FAILS) if u and p < ALPHA else (UNDETERMINED if u else "(mixed types: not tested)")
+        for u, rho, p in zip(out.uniform, out.rho, out.p_holm)
+    ]
+    return out
 
 
 def describe_uniform_trends(model: str, trends: pd.DataFrame) -> str:
@@ -570,16 +766,17 @@ def describe_uniform_trends(model: str, trends: pd.DataFrame) -> str:
 
 
 def uniform_trend_outcome(trends: pd.DataFrame) -> str:
-    """One model's verdict from :func:`uniform_quant_trends`: ``HOLDS`` when some uniformly quantized matrix rises
-    significantly with depth, ``FAILS`` when some falls and none rises, else ``INCONCLUSIVE``."""
+    """One model's verdict from :func:`uniform_quant_trends` (Holm over its uniformly quantized matrices):
+    ``HOLDS`` when some matrix rises significantly with depth and none falls, ``FAILS`` when some falls and none
+    rises, ``UNDETERMINED`` when neither or both (mixed directions)."""
     outcomes = set(trends[trends.uniform].outcome)
-    return HOLDS if HOLDS in outcomes else (FAILS if FAILS in outcomes else INCONCLUSIVE)
+    return _direction(HOLDS in outcomes, FAILS in outcomes)
 
 
 def describe_confound(row) -> str:
     """One sentence from a :func:`quantization_confound` row."""
     case = f"{row.model} {row.task}"
-    if row.outcome == INCONCLUSIVE:
+    if row.gains == 0:
         return f"{case}: no significant gain, so nothing for quantization noise to explain."
     if row.outcome == HOLDS:
         return (
@@ -629,16 +826,20 @@ def describe_scale(
 
 def theorem2_gap_verdicts(table: pd.DataFrame) -> pd.DataFrame:
     """Theorem 2 as an inequality, per surrogate, from :func:`svd_icl.theory.generalization.gap_vs_bound` rows:
-    ``HOLDS`` when the bound (R = R_hat) is at least the measured gap's upper 95% end in every (case, shots) cell,
-    else ``FAILS``; with the median looseness (bound / gap, over cells with a positive gap) and the share of cells
-    where the bound exceeds 1, the zero estimator's loss (there it says less than predicting 0 would)."""
+    ``HOLDS`` when the bound (R = R_hat) is at least the measured gap's upper 95% end in every (case, shots) cell;
+    otherwise ``UNDETERMINED`` ("cannot be refuted with R_hat"): R_hat is a lower bound on the theorem's R, so a
+    surrogate below the gap does not show the theorem false. With the median looseness (bound / gap, over cells
+    with a positive gap) and the share of cells where the bound exceeds 1, the zero estimator's loss (there it
+    says less than predicting 0 would)."""
     rows = []
     for approx, g in table.groupby("approx", sort=False):
         positive = g[g.gap > 0]
+        holds = bool(g.holds.all())
         rows.append(
             {
                 "approx": approx,
-                "outcome": HOLDS if bool(g.holds.all()) else FAILS,
+                "outcome": HOLDS if holds else UNDETERMINED,
+                "note": "" if holds else "cannot be refuted with R_hat (a lower bound on R)",
                 "cells": len(g),
                 "fails": int((~g.holds).sum()),
                 "median_looseness": float(positive.looseness.median()) if len(positive) else float("nan"),
@@ -676,13 +877,16 @@ def condition_gain(
     Spearman's rho between score and gain with a bootstrap interval
     over layers; Algorithm 1's layer (the deepest of the ``k`` top scores), its gain, the best layer's gain, the
     mean gain over layers (what a random layer gives on average) and the share of layers the chosen one beats or
-    ties. ``HOLDS`` when the interval lies above 0, ``FAILS`` when below, else ``INCONCLUSIVE``.
+    ties. The bootstrap interval is simultaneous over the ``m`` cells (level ``1 - alpha/m``): ``HOLDS`` when it
+    lies above 0, ``FAILS`` when below (a negative association refutes the rationale), else ``UNDETERMINED``.
     """
     from scipy.stats import spearmanr
 
     from svd_icl.algorithm1 import layer_scores, select_layer
 
     rng = np.random.default_rng(seed)
+    cells = sweeps.groupby([*group, "module"], sort=False).ngroups
+    level = family_level(cells)
     rows = []
     for key, g in sweeps.groupby([*group, "module"], sort=False):
         fields = group_fields([*group, "module"], key)
@@ -700,7 +904,7 @@ def condition_gain(
             i = rng.integers(0, len(layers), len(layers))
             if len(set(x[i])) > 1 and len(set(y[i])) > 1:
                 boot.append(spearmanr(x[i], y[i]).statistic)
-        low, high = np.quantile(boot, [0.025, 0.975])
+        low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
         chosen, _ = select_layer(cond[fields["model"]], fields["module"], k, aggregate)
         if chosen not in layers:
             raise ValueError(f"Algorithm 1's layer {chosen} for {key} has no points in the sweeps")
@@ -711,7 +915,9 @@ def condition_gain(
                 "rho": rho,
                 "low": float(low),
                 "high": float(high),
-                "outcome": HOLDS if low > 0 else (FAILS if high < 0 else INCONCLUSIVE),
+                "outcome": HOLDS if low > 0 else (FAILS if high < 0 else UNDETERMINED),
+                "m": cells,
+                "level": level,
                 "unpruned": unpruned,
                 "chosen_layer": chosen,
                 "chosen_gain": float(gains.loc[chosen]),
@@ -726,11 +932,11 @@ def condition_gain(
 
 def describe_condition_gain(row) -> str:
     """One sentence from a :func:`condition_gain` row."""
-    direction = {HOLDS: "do point at", FAILS: "point away from", INCONCLUSIVE: "do not detectably point at"}
+    direction = {HOLDS: "do point at", FAILS: "point away from", UNDETERMINED: "do not detectably point at"}
     return (
         f"**{row.model} {row.task} {str(row.module).upper()}** ({row.layers} layers): condition numbers "
-        f"**{direction[row.outcome]}** the layers that gain (Spearman ρ = {row.rho:+.2f}, 95% interval "
-        f"[{row.low:+.2f}, {row.high:+.2f}]). Algorithm 1's layer {row.chosen_layer} gains "
+        f"**{direction[row.outcome]}** the layers that gain (Spearman ρ = {row.rho:+.2f}, simultaneous "
+        f"{row.level:.1%} interval [{row.low:+.2f}, {row.high:+.2f}]). Algorithm 1's layer {row.chosen_layer} gains "
         f"{row.chosen_gain * 100:+.1f} points at its best clip rate, the best layer ({row.best_layer}) "
         f"{row.best_gain * 100:+.1f}, an average layer {row.mean_gain * 100:+.1f};"
         f" the chosen layer does at least as well as {row.chosen_beats:.0%} of layers."

@@ -1,0 +1,115 @@
+"""The shared decision core and the confirmatory verdict, on cases whose answer is known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import binomtest
+
+from svd_icl import claims
+from svd_icl.claims.core import (
+    DEGENERATE, FAILS, HOLDS, UNDETERMINED, decide, degenerate, detectable_effect, gain_outcome, outcome_status,
+    paired_interval,
+)  # fmt: skip
+from svd_icl.tasks import TASKS, prepare
+
+
+@pytest.mark.parametrize(
+    "low,high,sign,outcome",
+    [(0.01, 0.05, 1, HOLDS), (-0.03, 0.015, 1, FAILS), (-0.01, 0.05, 1, UNDETERMINED), (-0.05, -0.01, -1, HOLDS),
+     (-0.015, 0.03, -1, FAILS), (-0.06, -0.03, 1, FAILS)],
+)  # fmt: skip
+def test_decide_every_branch(low, high, sign, outcome):
+    assert decide(low, high, 0.02, sign) == outcome
+
+
+def test_decide_refuses_a_margin_that_is_not_positive():
+    with pytest.raises(ValueError, match="margin must be > 0"):
+        decide(0.0, 1.0, 0.0)
+
+
+def test_interval_is_wider_for_a_larger_family_and_never_empty():
+    a = np.zeros(100)
+    b = a.copy()
+    one, many = paired_interval(a, b, 1), paired_interval(a, b, 50)
+    assert one.low < 0 < one.high  # no query differs, yet the interval has width (Bonett-Price pseudo-queries)
+    assert many.high - many.low > one.high - one.low
+
+
+def test_detectable_effect_has_the_stated_power_under_exact_mcnemar():
+    # simulate a gain equal to the stated detectable effect and check that the test at alpha/m finds it ~80%
+    rng = np.random.default_rng(0)
+    n, p_disc, m = 400, 0.2, 4
+    a, b = np.zeros(n), np.zeros(n)
+    b[:40], b[40:80] = 1, -1  # 20% discordant, half each way
+    mde = detectable_effect(a, b, m)
+    hits = 0
+    for _ in range(400):  # queries up / down / unchanged with the discordance above and a true gain of mde
+        d = rng.choice([1, -1, 0], n, p=[p_disc / 2 + mde / 2, p_disc / 2 - mde / 2, 1 - p_disc])
+        k, total = int((d > 0).sum()), int((d != 0).sum())
+        hits += binomtest(k, total, 0.5).pvalue < 0.05 / m
+    assert 0.65 < hits / 400 < 0.92
+
+
+def test_degenerate_guard_and_gain_outcome():
+    assert degenerate(0.51, 0.5) and degenerate(0.7, 0.5, zero_shot=0.78) and not degenerate(0.8, 0.5, 0.78)
+    sure_gain = paired_interval(np.zeros(200), np.r_[np.ones(60), np.zeros(140)])
+    assert gain_outcome(sure_gain, 0.02, False) == HOLDS
+    assert gain_outcome(sure_gain, 0.02, True) == DEGENERATE
+    assert outcome_status([DEGENERATE, DEGENERATE]) == "undetermined"
+
+
+def _point(role, acc, demo_seed=None, n=300, seed=0):
+    labels = np.array([0, 1] * (n // 2))
+    right = np.zeros(n, bool)
+    right[np.random.default_rng(seed).permutation(n)[: int(acc * n)]] = True
+    return {"model": "m", "task": "sst2", "role": role, "demo_seed": demo_seed, "layer": 5, "module": "mlp",
+            "clip_rate": 0.0 if role != "selected" else 0.9, "majority_rate": 0.5, "labels": labels.tolist(),
+            "predictions": np.where(right, labels, 1 - labels).tolist()}  # fmt: skip
+
+
+def _confirmation(unpruned, selected, zero_shot, seeds=(None, 1, 2, 3), mixed=False):
+    rows = [r for s in seeds for r in (_point("unpruned", unpruned, s),
+                                       _point("selected", selected, s, seed=5 + (s or 0) if mixed else 0))]  # fmt: skip
+    return pd.DataFrame(rows + [_point("zero_shot", zero_shot, seed=7)])
+
+
+@pytest.mark.parametrize(
+    "unpruned,selected,zero_shot,outcome",
+    [(0.70, 0.85, 0.60, HOLDS),  # a real gain from a healthy prompt
+     (0.70, 0.85, 0.80, DEGENERATE),  # the 10-shot prompt is worse than 0 shots: a recovery, not better ICL
+     (0.51, 0.70, 0.40, DEGENERATE),  # the reference is at the majority rate
+     (0.70, 0.70, 0.60, FAILS),  # same answers on 300 queries x 4 sets: a +2-point gain is excluded
+     (0.70, 0.72, 0.60, UNDETERMINED)],  # right on other queries (mixed): too small to show or exclude
+)  # fmt: skip
+def test_confirmation_verdicts(unpruned, selected, zero_shot, outcome):
+    mixed = outcome == UNDETERMINED
+    v = claims.confirmation_verdicts(_confirmation(unpruned, selected, zero_shot, mixed=mixed)).iloc[0]
+    assert v.outcome == outcome
+    assert v.seeds == 4 and len(v.per_seed) == 4 and v.n == 300 and v.m == 1
+    assert v.difference == pytest.approx(selected - unpruned, abs=0.005)
+    text = claims.describe_confirmation(v)
+    assert f"**{outcome}**" in text
+    if outcome == UNDETERMINED:
+        assert "detects" in text
+
+
+def test_confirmation_adjusts_across_cases_and_refuses_other_queries():
+    one = _confirmation(0.70, 0.85, 0.6)
+    two = pd.concat([one, one.assign(task="rte")], ignore_index=True)
+    v1, v2 = claims.confirmation_verdicts(one).iloc[0], claims.confirmation_verdicts(two).iloc[0]
+    assert v2.m == 2 and v2.high - v2.low > v1.high - v1.low and v2.mde > v1.mde
+    bad = one.copy()
+    bad.at[1, "labels"] = [1 - x for x in bad.at[1, "labels"]]
+    with pytest.raises(ValueError, match="different queries"):
+        claims.confirmation_verdicts(bad)
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_demonstrations_validation_and_confirmation_rows_are_disjoint(task, data_root):
+    data = prepare(task, seed=0, n_validation=300, n_test=300, data_root=data_root)
+    other = prepare(task, seed=0, n_validation=300, n_test=300, data_root=data_root, demo_seed=3)
+    key = lambda df: set(map(tuple, df.drop(columns="label").astype(str).to_numpy()))  # noqa: E731
+    demos, val, test = key(data.demos), key(data.validation), key(data.test)
+    assert not demos & val and not demos & test and not val & test
+    assert key(other.test) == test and key(other.validation) == val  # a demonstration seed keeps the queries
+    assert not key(other.demos) & test and key(other.demos) != demos
