@@ -185,7 +185,7 @@ def run_sweep_ray(
     )
     for w in pool:
         ray.kill(w)
-    return select(store.frame(), set(wanted), store.key)
+    return select(store.records(), set(wanted), store.key)
 
 
 def run_algorithm1_ray(

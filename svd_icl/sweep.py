@@ -148,7 +148,9 @@ def saved_points(out: str | Path, config: SweepConfig, dtype: str = "float32", d
         if key not in frame:  # records written before the field existed have its default, None
             mask &= value is None
             continue
-        mask &= frame[key].map(lambda v, value=value: v == value).to_numpy()
+        # a frame holds an absent optional field (None) as NaN where other records have a number
+        same = (lambda v: v is None or v != v) if value is None else (lambda v, value=value: v == value)
+        mask &= frame[key].map(same).to_numpy(dtype=bool)
     frame = frame[mask]
     if frame.empty:
         return frame.reset_index(drop=True)
@@ -250,11 +252,10 @@ def unit_records(
         }
 
 
-def select(frame: pd.DataFrame, keys: set[str], key: Callable[[dict], str]) -> pd.DataFrame:
-    """The rows of a results frame whose keys are in ``keys``."""
-    if frame.empty:
-        return frame
-    return frame[[key(r) in keys for r in frame.to_dict("records")]].reset_index(drop=True)
+def select(records: list[dict], keys: set[str], key: Callable[[dict], str]) -> pd.DataFrame:
+    """The records whose keys are in ``keys``, as a frame. Keys are computed on the records as stored: a frame
+    would turn an optional integer field (``demo_seed``: None or 1) into floats and NaN, and change its key."""
+    return pd.DataFrame([r for r in records if key(r) in keys])
 
 
 def run_sweep(
@@ -284,7 +285,7 @@ def run_sweep(
                 store.append(record)
                 bar.update()
         bar.close()
-    return select(store.frame(), plan.wanted(store.key), store.key)
+    return select(store.records(), plan.wanted(store.key), store.key)
 
 
 def prompt_variants(

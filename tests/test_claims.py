@@ -87,7 +87,10 @@ def test_no_difference_on_scattered_answers_is_undetermined_not_refuted():
     assert v.outcome == UNDETERMINED and v.mde > claims.MARGINS["depth"]
 
 
-@pytest.mark.parametrize("unpruned,shallow,outcome", [(0.9, 0.5, HOLDS), (0.9, 0.8, FAILS), (0.9, 0.62, UNDETERMINED), (0.58, 0.5, UNDETERMINED)])
+@pytest.mark.parametrize(
+    "unpruned,shallow,outcome",
+    [(0.9, 0.5, HOLDS), (0.9, 0.8, FAILS), (0.9, 0.62, UNDETERMINED), (0.58, 0.5, UNDETERMINED)],
+)
 def test_shallow_collapse_outcomes(unpruned, shallow, outcome):
     v = claims.shallow_collapse(sweep(unpruned, unpruned, shallow), ["model", "task"], NUM_LAYERS).iloc[0]
     assert v.outcome == outcome

@@ -7,7 +7,15 @@ from scipy.stats import binomtest
 
 from svd_icl import claims
 from svd_icl.claims.core import (
-    DEGENERATE, FAILS, HOLDS, UNDETERMINED, decide, degenerate, detectable_effect, gain_outcome, outcome_status,
+    DEGENERATE,
+    FAILS,
+    HOLDS,
+    UNDETERMINED,
+    decide,
+    degenerate,
+    detectable_effect,
+    gain_outcome,
+    outcome_status,
     paired_interval,
 )  # fmt: skip
 from svd_icl.tasks import TASKS, prepare

@@ -535,7 +535,7 @@ def describe_fig1(improve: pd.Series, depth: pd.Series, collapse: pd.Series) -> 
         f"{str(collapse.worst_module).upper()} ξ = {collapse.worst_clip_rate:g} at {_pct(collapse.worst_accuracy)}, "
         f"{effect(collapse)}"
         + (
-            ", but the unpruned model is already within 5 points of the baseline)."
+            f", but the unpruned model is already within {collapse.margin * 100:.0f} points of the baseline)."
             if collapse.outcome == UNDETERMINED
             else ")."
         )
