@@ -121,3 +121,23 @@ def test_demonstrations_validation_and_confirmation_rows_are_disjoint(task, data
     assert not demos & val and not demos & test and not val & test
     assert key(other.test) == test and key(other.validation) == val  # a demonstration seed keeps the queries
     assert not key(other.demos) & test and key(other.demos) != demos
+
+
+def test_algorithm1_runs_are_adjusted_together_and_guarded():
+    n = 200
+    before = np.r_[np.ones(140), np.zeros(60)]
+    after = before.copy()
+    after[140:180] = 1  # +20 points, all in favour
+    at_majority = np.r_[np.ones(100), np.zeros(100)]
+    lifted = at_majority.copy()
+    lifted[100:140] = 1
+
+    def run(a, b):
+        return {"correct_unpruned": a, "correct_pruned": b, "accuracy_unpruned": a.mean(), "chance": 0.5,
+                "majority_rate": 0.5, "p": binomtest(int((b > a).sum()), int((b != a).sum()), 0.5).pvalue
+                if (b != a).any() else 1.0,
+                "change": b.mean() - a.mean()}  # fmt: skip
+
+    out = claims.algorithm1_tests(pd.DataFrame([run(before, after), run(at_majority, lifted), run(before, before)]))
+    assert out.outcome.tolist() == [HOLDS, DEGENERATE, FAILS] and (out.m == 3).all()
+    assert len(before) == n and out.mde.iloc[2] < out.mde.iloc[0]

@@ -27,7 +27,6 @@ from svd_icl.claims.core import (
     detectable_effect,
     family_level,
     fmt_p,
-    gain_outcome,
     paired_interval,
     power_note,
 )
@@ -247,20 +246,12 @@ def confirmation_verdicts(
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    m = len(out)
-    out["m"] = m
-    out["p_holm"] = holm(out.p.to_numpy())
-    intervals = [paired_interval(a, b, m) for a, b in zip(out._a, out._b)]
-    out["difference"] = [i.difference for i in intervals]
-    out["low"] = [i.low for i in intervals]
-    out["high"] = [i.high for i in intervals]
-    out["mde"] = [detectable_effect(a, b, m) for a, b in zip(out._a, out._b)]
-    out["margin"] = margin
+    out = _decided(out, margin)
     out["degenerate"] = [
         degenerate(u, f, z if np.isfinite(z) else None) for u, f, z in zip(out.unpruned, out.baseline, out.zero_shot)
     ]
-    out["outcome"] = [gain_outcome(i, margin, d) for i, d in zip(intervals, out.degenerate)]
-    return out.drop(columns=["_a", "_b"])
+    out.loc[(out.outcome == HOLDS) & out.degenerate, "outcome"] = DEGENERATE  # the guard of core.gain_outcome
+    return out
 
 
 def describe_confirmation(row) -> str:
@@ -487,19 +478,10 @@ def algorithm1_tests(table: pd.DataFrame, margin: float = MARGINS["gain"]) -> pd
     Holm-adjusted, the accuracy change's interval simultaneous over the ``m`` runs, the detectable effect, and
     the degenerate guard (an unpruned test accuracy within the margin of max(1/K, majority rate)).
     """
-    out = table.copy()
-    m = len(out)
-    out["p_holm"] = holm(out.p.to_numpy())
-    out["m"] = m
-    intervals = [paired_interval(a, b, m) for a, b in zip(out.correct_unpruned, out.correct_pruned)]
-    out["low"] = [i.low for i in intervals]
-    out["high"] = [i.high for i in intervals]
-    out["mde"] = [detectable_effect(a, b, m) for a, b in zip(out.correct_unpruned, out.correct_pruned)]
-    out["margin"] = margin
+    out = _decided(table.assign(_a=table.correct_unpruned, _b=table.correct_pruned), margin)
     floors = [max(c, r) for c, r in zip(out.chance, out.majority_rate)]
-    out["outcome"] = [
-        gain_outcome(i, margin, degenerate(u, f)) for i, u, f in zip(intervals, out.accuracy_unpruned, floors)
-    ]
+    out["degenerate"] = [degenerate(u, f) for u, f in zip(out.accuracy_unpruned, floors)]
+    out.loc[(out.outcome == HOLDS) & out.degenerate, "outcome"] = DEGENERATE
     return out
 
 
