@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from svd_icl.claims.core import STATUSES
+from svd_icl.claims.core import PARTLY, REFUTED, REPRODUCED, STATUSES
+
+
+def status(flags: list[bool]) -> str:
+    """The status of a deterministic check (no sampling of queries: an identity, a bound on given weights):
+    every case true -> reproduced; some -> partly; none -> not reproduced (a false case is a counterexample)."""
+    flags = [bool(f) for f in flags]
+    if flags and all(flags):
+        return REPRODUCED
+    return PARTLY if any(flags) else REFUTED
 
 
 def record(results_dir: str | Path, chapter: str, claims: list[dict]) -> pd.DataFrame:
