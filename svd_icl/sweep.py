@@ -139,19 +139,12 @@ def saved_points(out: str | Path, config: SweepConfig, dtype: str = "float32", d
 
     Negative layers are resolved with the ``num_layers`` stored in each record.
     """
-    frame = ResultStore(out, KEY_FIELDS).frame()
-    if frame.empty:
-        return frame
     want = _common(config, dtype, device)
-    mask = np.ones(len(frame), dtype=bool)
-    for key, value in want.items():
-        if key not in frame:  # records written before the field existed have its default, None
-            mask &= value is None
-            continue
-        # a frame holds an absent optional field (None) as NaN where other records have a number
-        same = (lambda v: v is None or v != v) if value is None else (lambda v, value=value: v == value)
-        mask &= frame[key].map(same).to_numpy(dtype=bool)
-    frame = frame[mask]
+    # matched on the stored records, not on a frame: a frame turns an optional field (None or an int) into NaN or
+    # a float; a field absent from old records reads as its default, None
+    frame = pd.DataFrame(
+        [r for r in ResultStore(out, KEY_FIELDS).records() if all(r.get(k) == v for k, v in want.items())]
+    )
     if frame.empty:
         return frame.reset_index(drop=True)
     layer_ok = [

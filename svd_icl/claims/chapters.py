@@ -34,7 +34,7 @@ from svd_icl.conditioning import DEFAULT_AGGREGATE
 from svd_icl.stats import holm, paired_comparison, wilson_interval
 from svd_icl.tasks import get_task
 
-COLLAPSE_MARGIN = MARGINS["collapse"]  # "collapse to chance": within 5 points of the baseline
+COLLAPSE_MARGIN = MARGINS["collapse"]  # "collapse to chance": within this share of the baseline
 
 
 __all__ = [
@@ -129,15 +129,8 @@ def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    by = family or group
-    out["p_holm"] = out.groupby(by, sort=False).p.transform(lambda p: holm(p.to_numpy()))
-    out["m"] = out.groupby(by, sort=False).p.transform("size").astype(int)
-    intervals = [paired_interval(a, b, m) for a, b, m in zip(out._a, out._b, out.m)]
-    out["difference"] = [i.difference for i in intervals]
-    out["low"] = [i.low for i in intervals]
-    out["high"] = [i.high for i in intervals]
-    out["mde"] = [detectable_effect(a, b, m) for a, b, m in zip(out._a, out._b, out.m)]
-    return out.drop(columns=["_a", "_b"])
+    families = out.groupby(family or group, sort=False, group_keys=False)
+    return pd.concat([_adjusted(f) for _, f in families]).sort_index()
 
 
 def can_improve(tests: pd.DataFrame, group: list[str], margin: float = MARGINS["gain"]) -> pd.DataFrame:
@@ -246,12 +239,10 @@ def confirmation_verdicts(
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    out = _decided(out, margin)
     out["degenerate"] = [
         degenerate(u, f, z if np.isfinite(z) else None) for u, f, z in zip(out.unpruned, out.baseline, out.zero_shot)
     ]
-    out.loc[(out.outcome == HOLDS) & out.degenerate, "outcome"] = DEGENERATE  # the guard of core.gain_outcome
-    return out
+    return _decided(out, margin)
 
 
 def describe_confirmation(row) -> str:
@@ -306,9 +297,10 @@ def depth_stability(
     return _decided(pd.DataFrame(rows), margin)
 
 
-def _decided(out: pd.DataFrame, margin: float, sign: int = 1) -> pd.DataFrame:
-    """Add the family's adjusted columns to rows holding per-query ``_a``/``_b`` and ``p``: Holm p, ``m``, the
-    simultaneous interval of ``_b - _a``, the detectable effect, the margin and the outcome."""
+def _adjusted(out: pd.DataFrame) -> pd.DataFrame:
+    """One family's adjusted columns for rows holding per-query ``_a``/``_b`` and ``p``: Holm p, ``m``, the
+    simultaneous interval of ``_b - _a`` and the detectable effect (``_a``/``_b`` dropped)."""
+    out = out.copy()
     m = len(out)
     out["p_holm"] = holm(out.p.to_numpy())
     out["m"] = m
@@ -317,9 +309,18 @@ def _decided(out: pd.DataFrame, margin: float, sign: int = 1) -> pd.DataFrame:
     out["low"] = [i.low for i in intervals]
     out["high"] = [i.high for i in intervals]
     out["mde"] = [detectable_effect(a, b, m) for a, b in zip(out._a, out._b)]
-    out["margin"] = margin
-    out["outcome"] = [decide(i.low, i.high, margin, sign) for i in intervals]
     return out.drop(columns=["_a", "_b"])
+
+
+def _decided(out: pd.DataFrame, margin: float, sign: int = 1) -> pd.DataFrame:
+    """:func:`_adjusted`, then the margin and the outcome (:func:`svd_icl.claims.core.decide`); rows with a
+    ``degenerate`` column are claimed gains and get :func:`svd_icl.claims.core.gain_outcome`'s guard."""
+    out = _adjusted(out)
+    out["margin"] = margin
+    out["outcome"] = [decide(lo, hi, margin, sign) for lo, hi in zip(out.low, out.high)]
+    if "degenerate" in out:
+        out.loc[(out.outcome == HOLDS) & out.degenerate.astype(bool), "outcome"] = DEGENERATE
+    return out
 
 
 def shallow_collapse(
@@ -478,11 +479,9 @@ def algorithm1_tests(table: pd.DataFrame, margin: float = MARGINS["gain"]) -> pd
     Holm-adjusted, the accuracy change's interval simultaneous over the ``m`` runs, the detectable effect, and
     the degenerate guard (an unpruned test accuracy within the margin of max(1/K, majority rate)).
     """
-    out = _decided(table.assign(_a=table.correct_unpruned, _b=table.correct_pruned), margin)
-    floors = [max(c, r) for c, r in zip(out.chance, out.majority_rate)]
-    out["degenerate"] = [degenerate(u, f) for u, f in zip(out.accuracy_unpruned, floors)]
-    out.loc[(out.outcome == HOLDS) & out.degenerate, "outcome"] = DEGENERATE
-    return out
+    floors = [max(c, r) for c, r in zip(table.chance, table.majority_rate)]
+    guard = [degenerate(u, f) for u, f in zip(table.accuracy_unpruned, floors)]
+    return _decided(table.assign(_a=table.correct_unpruned, _b=table.correct_pruned, degenerate=guard), margin)
 
 
 def effect(row, unit: str = "points") -> str:
