@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Execute every notebook with papermill, then render the book with Jupyter Book (warnings are errors).
 #   bash ci/build_book.sh          # the book: each notebook at its own defaults (bundled models, real data)
+#   bash ci/build_book.sh full     # the defaults plus the larger grids left out of them for time (params/*/full.yaml)
 #   bash ci/build_book.sh smoke    # seconds per notebook; what the tests build
 #   bash ci/build_book.sh paper    # the paper's setup (GPT-J-6B / LLaMA2-7B, needs a GPU and the Hub)
 # Executed notebooks and the site land in build/<profile>/ (HTML: build/<profile>/_build/html/index.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-default}
-case "$profile" in default|smoke|paper) ;; *) echo "unknown profile '$profile': use default, smoke or paper" >&2; exit 2;; esac
+case "$profile" in default|full|smoke|paper) ;; *) echo "unknown profile '$profile': use default, full, smoke or paper" >&2; exit 2;; esac
 
 bash ci/setup.sh
 # shellcheck disable=SC1091
@@ -31,21 +32,42 @@ python -c "from svd_icl.prompts import prompt_examples_markdown as p; print(p())
 # Convert the bundled GGUF models to safetensors once (cached in ~/.cache/svd_icl), before any notebook needs them;
 # the smoke profile uses the small model only (the 1.5B one takes minutes and 6 GB to convert).
 case "$profile" in
-  default) python -m svd_icl.models prepare ;;
+  default|full) python -m svd_icl.models prepare ;;
   smoke) python -m svd_icl.models prepare smollm2-135m ;;
 esac
+echo "== setup and models: $SECONDS s"
+setup_seconds=$SECONDS
+
+# The plan: every point each chapter needs, how many are stored, the compute left (svd_icl.plan); then one progress
+# line a minute while the notebooks run (papermill itself only says "Executing"). The paper profile's models may
+# be out of reach here: the plan then says why and the build goes on.
+python -m svd_icl.plan --profile "$profile" --results "$out/results" || true
+python -m svd_icl.plan --profile "$profile" --results "$out/results" --watch 60 --current "$out/.chapter" \
+  --build-pid $$ &
+watcher=$!
+trap 'kill $watcher 2>/dev/null || true' EXIT
+echo "{\"chapter\": \"(setup and models)\", \"seconds\": $setup_seconds}" > "$out/timings.jsonl"
 
 # Execute in the order of the table of contents (a later chapter may reuse an earlier one's results).
 for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
   nb=notebooks/$name.ipynb
   args=()
-  [ "$profile" = default ] || args=(-f "params/$name/$profile.yaml")
+  # full: a chapter without a full.yaml runs at its defaults; smoke and paper have a file for every chapter
+  if [ "$profile" != default ] && { [ "$profile" != full ] || [ -f "params/$name/$profile.yaml" ]; }; then
+    args=(-f "params/$name/$profile.yaml")
+  fi
   echo "== executing $name ($profile)"
+  echo "$name" > "$out/.chapter"
   start=$SECONDS
   papermill "$nb" "$src/notebooks/$name.ipynb" --cwd "$src/notebooks" -k python3 --log-level WARNING \
     "${args[@]}"
   echo "== $name: $((SECONDS - start)) s"
+  echo "{\"chapter\": \"$name\", \"seconds\": $((SECONDS - start))}" >> "$out/timings.jsonl"
 done
+kill $watcher 2>/dev/null || true
 
 jupyter-book build "$src" --path-output "$out" -W -n --keep-going
-echo "book: $out/_build/html/index.html"
+echo "{\"chapter\": \"(whole build)\", \"seconds\": $SECONDS}" >> "$out/timings.jsonl"
+# The README's reproduction record is written from this build's verdict files and timings (the main book only).
+[ "$profile" != default ] || python ci/readme_record.py "$out"
+echo "book: $out/_build/html/index.html ($SECONDS s)"

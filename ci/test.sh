@@ -15,6 +15,8 @@ echo "== unit tests"
 pytest -m "not gpu"
 echo "== notebooks (smoke profile) and book build"
 bash ci/build_book.sh smoke
+echo "== the build plan agrees with what the notebooks computed"
+python -m svd_icl.plan --profile smoke --results build/smoke/results --check
 echo "== nbval over the executed notebooks"
 pytest --nbval-lax --sanitize-with ci/nbval_sanitize.cfg -p no:cacheprovider -m "" build/smoke/src/notebooks
 echo "== rendered pages in headless Chromium"

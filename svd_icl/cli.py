@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     cond = sub.add_parser("cond", help="condition numbers of every matrix of every layer (CSV)")
     _model_args(cond)
     cond.add_argument("--out", required=True)
+    # listed for --help; its options are svd_icl.plan's own (main() hands the arguments over unparsed)
+    sub.add_parser("plan", help="the book build's plan: points each chapter needs, stored, compute left")
     return parser
 
 
@@ -284,6 +286,10 @@ def _check_data(task: str, seed: int, data_dir: str | None, n_validation=None, n
 def main(argv: list[str] | None = None) -> int:
     """Run one command; user errors print ``svd-icl: error: ...`` and return 2, before any model is loaded."""
     argv = _join_list_values(list(sys.argv[1:] if argv is None else argv))
+    if argv[:1] == ["plan"]:
+        from svd_icl.plan import main as plan_main
+
+        return plan_main(argv[1:])
     args = build_parser().parse_args(argv)
     commands = {"sweep": _sweep, "algorithm1": _algorithm1, "cond": _cond}
     try:

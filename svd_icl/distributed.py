@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from svd_icl.results import ResultStore, record_key
-from svd_icl.sweep import KEY_FIELDS, SweepConfig, select
+from svd_icl.results import ResultStore
+from svd_icl.sweep import KEY_FIELDS, SweepConfig, fill_unpruned, select, unpruned_record
 
 RAY_MODES = ("local", "auto")
 
@@ -74,11 +73,9 @@ def _worker_class():
                 self.plans[key] = plan_sweep(self.model, self.tokenizer, SweepConfig(**config))
             return self.plans[key]
 
-        def plan(self, config: dict, done: set[str]) -> tuple[list, list[str]]:
-            """The pending units of ``config`` given the stored keys, and every key the sweep wants."""
-            store_key = partial(record_key, key_fields=KEY_FIELDS)
-            plan = self._plan(config)
-            return plan.pending(done, store_key), sorted(plan.wanted(store_key))
+        def plan(self, config: dict):
+            """The validated :class:`svd_icl.sweep.SweepPlan` of ``config`` (the driver has no model to build it)."""
+            return self._plan(config)
 
         def sweep_unit(self, config: dict, layer: int, module: str, rates: list[float]) -> list[dict]:
             from svd_icl.sweep import unit_records
@@ -169,7 +166,8 @@ def run_sweep_ray(
     connect(address)
     pool = start_workers(config.model, dtype, workers, cpus_per_worker, crash_after)
     cfg = asdict(config)
-    units, wanted = ray.get(pool[0].plan.remote(cfg, store.done()))
+    plan = ray.get(pool[0].plan.remote(cfg))
+    units = plan.pending(store.done(), store.key, unpruned_record(store.records(), plan) is not None)
 
     def store_all(records: list[dict]) -> None:
         for record in records:
@@ -185,7 +183,8 @@ def run_sweep_ray(
     )
     for w in pool:
         ray.kill(w)
-    return select(store.records(), set(wanted), store.key)
+    fill_unpruned(store, plan)
+    return select(store.records(), plan.wanted(store.key), store.key)
 
 
 def run_algorithm1_ray(

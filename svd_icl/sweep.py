@@ -175,18 +175,56 @@ class SweepPlan:
     def point(self, layer: int, module: str, xi: float) -> dict:
         return {**self.common, "layer": layer, "module": module, "clip_rate": float(xi)}
 
-    def pending(self, done: set[str], key: Callable[[dict], str]) -> list[tuple[int, str, list[float]]]:
-        """Units of work, ``(layer, module, clip rates not yet in done)``; a unit keeps its layer's resume cache."""
+    def pending(
+        self, done: set[str], key: Callable[[dict], str], have_unpruned: bool = False
+    ) -> list[tuple[int, str, list[float]]]:
+        """Units of work, ``(layer, module, clip rates not yet in done)``; a unit keeps its layer's resume cache.
+
+        Clip rate 0 is the unpruned model, the same answers whatever the (layer, module) of its key: it is computed
+        in one unit only (the deepest layer's, where resuming makes it cheapest), and in none if ``have_unpruned``
+        (an unpruned record of these prompts is stored); :func:`fill_unpruned` then copies it to the other keys.
+        """
         units = [
             (la, mo, [xi for xi in self.config.clip_rates if key(self.point(la, mo, xi)) not in done])
-            for la in self.layers
+            for la in sorted(self.layers, reverse=True)
             for mo in self.config.modules
         ]
+        for i, (_, _, rates) in enumerate(units):
+            if 0.0 in rates and (have_unpruned or any(0.0 in r for _, _, r in units[:i])):
+                rates.remove(0.0)
         return [(la, mo, rates) for la, mo, rates in units if rates]
 
     def wanted(self, key: Callable[[dict], str]) -> set[str]:
         return {key(self.point(la, mo, xi)) for la in self.layers for mo in self.config.modules
                 for xi in self.config.clip_rates}  # fmt: skip
+
+
+def unpruned_record(records: list[dict], plan: SweepPlan) -> dict | None:
+    """A stored unpruned evaluation (clip rate 0) of ``plan``'s prompts under its settings, at any (layer, module)."""
+    for r in records:
+        if r.get("clip_rate") == 0.0 and all(r.get(k) == v for k, v in plan.common.items()):
+            return r
+    return None
+
+
+def fill_unpruned(store: ResultStore, plan: SweepPlan) -> int:
+    """Store, for every clip-rate-0 point ``plan`` wants and ``store`` lacks, a copy of a stored unpruned record of
+    the same prompts with this point's layer and module: the answers are the same model's on the same queries, so
+    they are not computed again. A copy records ``reused_from`` (the layer and module it was computed under) and
+    ``seconds`` 0 (no compute spent). Returns the number of copies."""
+    twin = unpruned_record(store.records(), plan)
+    if twin is None:
+        return 0
+    copies = 0
+    done = store.done()
+    for la in plan.layers:
+        for mo in plan.config.modules:
+            point = plan.point(la, mo, 0.0)
+            if 0.0 in plan.config.clip_rates and store.key(point) not in done:
+                origin = twin.get("reused_from") or {"layer": twin["layer"], "module": twin["module"]}
+                copies += store.append({**twin, **point, "seconds": 0.0, "ranks": None, "reused_from": origin,
+                                        "config": asdict(plan.config), "time": time.time()})  # fmt: skip
+    return copies
 
 
 def plan_sweep(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: SweepConfig) -> SweepPlan:
@@ -200,6 +238,17 @@ def plan_sweep(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, confi
             f"sweep: layers {config.layers} name {len(layers)} distinct layers ({layers}); each is computed once",
             stacklevel=3,
         )
+    settings = model_settings(model)
+    return prompt_plan(tokenizer, config, settings["dtype"], settings["device"], len(decoder_layers(model, arch)))
+
+
+def prompt_plan(
+    tokenizer: PreTrainedTokenizerBase, config: SweepConfig, dtype: str, device: str, num_layers: int
+) -> SweepPlan:
+    """The :class:`SweepPlan` of ``config`` for a model of ``num_layers`` layers, without the model: what a build
+    plan (:mod:`svd_icl.plan`) needs to count stored points and estimate the rest. Layers are resolved, not
+    checked against a model (:func:`plan_sweep` checks them)."""
+    layers = sorted({x if x >= 0 else x + num_layers for x in config.layers})
     data = prepare(
         config.task,
         config.shots,
@@ -211,13 +260,12 @@ def plan_sweep(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, confi
         demo_seed=config.demo_seed,
     )
     prompts = encode(data, config.split, tokenizer, label_words=config.label_words)
-    settings = model_settings(model)
     common = {
-        **_common(config, settings["dtype"], settings["device"]),
+        **_common(config, dtype, device),
         "prompt": prompt_digest(prompts),
         "scoring": "mean_loglik" if prompts.length_normalize else "sum_loglik",
     }
-    return SweepPlan(config, prompts, common, layers, len(decoder_layers(model, arch)))
+    return SweepPlan(config, prompts, common, layers, num_layers)
 
 
 def unit_records(
@@ -267,7 +315,7 @@ def run_sweep(
     plan = plan_sweep(model, tokenizer, config)
     store = ResultStore(out, KEY_FIELDS)
     store.open()  # checks that the file can be written before anything is computed
-    todo = plan.pending(store.done(), store.key)
+    todo = plan.pending(store.done(), store.key, unpruned_record(store.records(), plan) is not None)
     total = sum(len(r) for _, _, r in todo)
     if total:
         evaluator = FastEvaluator(model, plan.prompts, batch_size=config.batch_size, progress=False)
@@ -278,6 +326,7 @@ def run_sweep(
                 store.append(record)
                 bar.update()
         bar.close()
+    fill_unpruned(store, plan)
     return select(store.records(), plan.wanted(store.key), store.key)
 
 

@@ -153,3 +153,32 @@ def test_torn_tail_of_a_finished_sweep_is_repaired_on_rerun(checkpoint, tmp_path
     assert (again.time == first.time).all()
     lines = out.read_text().splitlines()
     assert len(lines) == 3 and all(json.loads(line) for line in lines)  # header + 2 points, valid JSON lines
+
+
+def test_the_unpruned_model_is_evaluated_once_per_prompt_set(checkpoint, tmp_path):
+    import numpy as np
+
+    model, tok = tiny_model("llama"), tiny_tokenizer()
+    data = str(checkpoint / "data")
+    out = tmp_path / "r.jsonl"
+    config = SweepConfig("tiny", "sst2", [0, -1], ["attn", "mlp"], [0.0, 0.5], shots=2, n=12, data_root=data)
+    points = run_sweep(model, tok, config, out, progress=False)
+    unpruned = points[points.clip_rate == 0]
+    assert len(unpruned) == 4  # every (layer, module) has its clip-rate-0 point ...
+    computed = unpruned[unpruned.reused_from.isna()]
+    assert len(computed) == 1 and computed.layer.iloc[0] == 2  # ... computed once, where resuming is cheapest
+    assert (unpruned[unpruned.reused_from.notna()].seconds == 0).all()
+    # a copy holds the answers a separate evaluation under its own (layer, module) gives
+    alone = run_sweep(model, tok, SweepConfig(**{**config.__dict__, "layers": [0], "modules": ["attn"]}),
+                      tmp_path / "alone.jsonl", progress=False)  # fmt: skip
+    fresh = alone[alone.clip_rate == 0].iloc[0]
+    copy = unpruned[(unpruned.layer == 0) & (unpruned.module == "attn")].iloc[0]
+    assert copy.predictions == fresh.predictions
+    assert np.allclose(copy.scores, fresh.scores, atol=1e-5)
+    # another sweep of the same prompts into the same file computes no unpruned point at all
+    other = SweepConfig(**{**config.__dict__, "layers": [1], "modules": ["mlp"]})
+    again = run_sweep(model, tok, other, out, progress=False)
+    assert again[again.clip_rate == 0].reused_from.notna().all()
+    # other prompts (another demonstration seed) are another prompt set: their unpruned point is computed
+    seeded = run_sweep(model, tok, SweepConfig(**{**other.__dict__, "demo_seed": 1}), out, progress=False)
+    assert "reused_from" not in seeded or seeded[seeded.clip_rate == 0].reused_from.isna().all()

@@ -1,0 +1,604 @@
+"""The build plan: every point each chapter of the book needs, how many are stored, and the time the rest will take.
+
+``python -m svd_icl.plan --profile default --results build/default/results`` prints, per chapter, the sweep points,
+confirmation points and Algorithm 1 runs it needs (from the notebook's parameters and the profile's file, exactly
+as papermill gives them), how many are already in the results files, and an estimate of the compute left. With
+``--watch`` it prints one progress line per interval while a build runs (chapter, points stored / needed, elapsed,
+ETA); with ``--check`` it fails unless every planned sweep point is stored and every stored one was planned (the
+test build runs it, so the plan cannot drift from the notebooks).
+
+The estimate is arithmetic, not a guess from earlier builds: each point's matmul FLOPs (the layers it runs, its
+prompt and query tokens, the vocabulary products of a choice task) divided by this CPU's measured matmul
+throughput, times the engine's measured distance from that floor (``EFFICIENCY``; ``benchmarks/bench_eval.py``
+measures it). While a build runs, the ETA is rescaled by how fast the points actually came in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from svd_icl.results import ResultStore, record_key
+from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, prompt_plan, unpruned_record
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = ("default", "full", "smoke", "paper")
+
+# Measured distances from the arithmetic floor on the 2-core CPUs this project builds on (n = 200 SST-2, n = 100
+# COPA, Gemma and SmolLM2, float32): a classification evaluation runs at 2.0x its matmul floor (short query rows,
+# KV-cache concatenation); a choice task's rows are longer and run at 1.2x, and its full-vocabulary log-softmax at
+# 3.2x its output product (the exp over 262k logits per scored token is not a matmul).
+EFFICIENCY = 2.0
+EFFICIENCY_CHOICE = 1.2
+SOFTMAX_FACTOR = 3.2
+SVD_FLOPS_PER_MNK = 50  # one SVD of an (m, n) matrix ~ 50 m n min(m, n) matmul-FLOP equivalents (bench_svd.py)
+NOTEBOOK_OVERHEAD_S = 25  # kernel start, imports, model loads, plots: a chapter with everything stored
+# Chapters whose compute is not sweep points (trained toys): seconds of a cold run at the default parameters on this
+# machine, scaled by the training steps (and for fig5 the transformer's size) of the parameters run, and the files
+# whose presence means that work is stored.
+FIXED = {
+    "theorem2": (180, "theorem2/*.csv", lambda p: p["steps"] / 6000),
+    "fig5": (360, "linreg_*", lambda p: p["steps"] / 6000 * (p["width"] / 128) ** 2 * p["layers"] / 4),
+}
+
+
+@dataclass
+class Need:
+    """Work one chapter needs: a sweep (points counted by key), or a number of other units (runs, points)."""
+
+    chapter: str
+    label: str
+    kind: str  # "sweep" | "confirmation" | "algorithm1" | "fixed"
+    store: str = "sweeps.jsonl"
+    config: SweepConfig | None = None
+    dtype: str = "float32"
+    total: int = 0  # for kinds other than "sweep"
+    stored: int = 0
+    seconds: float = 0.0  # estimated compute of what is not stored
+    extra: dict = field(default_factory=dict)
+
+
+def toc_chapters(root: Path = ROOT) -> list[str]:
+    """Notebook names in the order of ``_toc.yml`` (the order the build executes them)."""
+    text = (root / "_toc.yml").read_text()
+    return [line.split("notebooks/")[1].split()[0].strip() for line in text.splitlines() if "notebooks/" in line]
+
+
+def chapter_parameters(name: str, profile: str = "default", root: Path = ROOT) -> dict:
+    """The parameters papermill runs notebook ``name`` with under ``profile``: the parameters cell's values, then
+    ``params/<name>/<profile>.yaml`` over them (the default profile has no file)."""
+    nb = json.loads((root / "notebooks" / f"{name}.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    values = {}
+    for node in ast.parse("".join(cell["source"])).body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            values[target.id] = ast.literal_eval(node.value)
+    overrides = root / "params" / name / f"{profile}.yaml"
+    if profile in ("smoke", "paper") and not overrides.exists():
+        raise ValueError(f"profile {profile!r} has no file {overrides.relative_to(root)}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
+    if overrides.exists() and profile != "default":  # full: a chapter without a file runs at its defaults
+        values.update(yaml.safe_load(overrides.read_text()) or {})
+    return values
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What each chapter needs (mirrors the notebook's calls; `--check` on the test build keeps the two in step).
+
+
+def _sweep(chapter, label, store="sweeps.jsonl", dtype="float32", **config) -> Need:
+    return Need(chapter, label, "sweep", store, SweepConfig(**config), dtype)
+
+
+def needs_fig1(p: dict) -> list[Need]:
+    out = []
+    for model, task in p["runs"]:
+        out.append(_sweep("fig1", f"{model}/{task} search", model=model, task=task, layers=p["layers"],
+                          modules=p["modules"], clip_rates=p["clip_rates"], shots=p["shots"].get(task),
+                          seed=p["seed"], split="validation", n=p["n_search"].get(task)))  # fmt: skip
+        sets = 1 + len(p["demo_seeds"])
+        out.append(Need("fig1", f"{model}/{task} confirmation", "confirmation", total=2 * sets + 1,
+                        extra={"model": model, "task": task, "shots": p["shots"].get(task), "seed": p["seed"],
+                               "n": p["n_confirm"].get(task), "demo_seeds": [None, *p["demo_seeds"]],
+                               "layers": p["layers"]}))  # fmt: skip
+    return out
+
+
+def needs_fig2(p: dict) -> list[Need]:
+    return [
+        _sweep(
+            "fig2",
+            f"{m}/{p['task']} {k} shots",
+            model=m,
+            task=p["task"],
+            layers=p["layers"],
+            modules=p["modules"],
+            clip_rates=p["clip_rates"],
+            shots=k,
+            seed=p["seed"],
+            split=p["split"],
+            n=p["n_queries"],
+        )  # fmt: skip
+        for m in p["models"]
+        for k in p["shot_counts"]
+    ]
+
+
+def needs_precision(p: dict) -> list[Need]:
+    return [
+        _sweep(
+            "precision",
+            f"{m}/{t} {dtype}",
+            "sweeps.jsonl",
+            dtype,
+            model=m,
+            task=t,
+            layers=p["layers"],
+            modules=p["modules"],
+            clip_rates=p["clip_rates"],
+            shots=p["shots"].get(t),
+            seed=p["seed"],
+            split=p["split"],
+            n=p["n_queries"].get(t),
+        )  # fmt: skip
+        for dtype in (p["reference_dtype"], p["other_dtype"])
+        for m, t in p["runs"]
+    ]
+
+
+def needs_scale(p: dict) -> list[Need]:
+    out = []
+    for m in p["models"]:
+        common = dict(model=m, task=p["task"], seed=p["seed"], split="test", n=p["n_test"])
+        out += [_sweep("scale", f"{m} {k} shots", layers=[-1], modules=["mlp"], clip_rates=[0.0], shots=k, **common)
+                for k in p["shots"][:-1]]  # fmt: skip
+        out.append(_sweep("scale", f"{m} {max(p['shots'])} shots", layers=p["layers"], modules=p["modules"],
+                          clip_rates=p["clip_rates"], shots=max(p["shots"]), **common))  # fmt: skip
+    return out
+
+
+def needs_theorem1(p: dict) -> list[Need]:
+    if not p["rank_model"]:
+        return []
+    return [
+        _sweep(
+            "theorem1",
+            f"{p['rank_model']} {s} shots",
+            model=p["rank_model"],
+            task="sst2",
+            layers=[-1],
+            modules=["mlp"],
+            clip_rates=[0.0],
+            shots=s,
+            split=p["accuracy_split"],
+            n=p["accuracy_n"],
+        )  # fmt: skip
+        for s in p["accuracy_shots"]
+    ]
+
+
+def needs_fig4(p: dict) -> list[Need]:
+    out = []
+    for name in p["model_names"]:
+        for task in p["tasks"]:
+            for module in p["modules"]:
+                out.append(Need("fig4", f"{name}/{task} {module} Algorithm 1", "algorithm1", "algorithm1.jsonl",
+                                total=len(p["seeds"]),
+                                extra={"model": name, "task": task, "module": module, "seeds": p["seeds"], "k": p["k"],
+                                       "aggregate": p["aggregate"], "grid": p["clip_rates"],
+                                       "shots": p["shots"].get(task), "n_validation": p["n_validation"].get(task),
+                                       "n_test": p["n_test"].get(task)}))  # fmt: skip
+    for name, task in p["cond_gain_runs"]:
+        layers = list(range(_layers(name)))
+        out.append(_sweep("fig4", f"{name}/{task} every layer", model=name, task=task, layers=layers,
+                          modules=["attn", "mlp"], clip_rates=p["cond_gain_clip_rates"], shots=p["shots"].get(task),
+                          seed=0, split="validation", n=p["cond_gain_n"].get(task)))  # fmt: skip
+    return out
+
+
+def needs_fig3(p: dict) -> list[Need]:
+    return [
+        Need(
+            "fig3",
+            f"{m} condition numbers",
+            "fixed",
+            total=1,
+            extra={"model": m, "pattern": f"fig3_cond_{m.replace('/', '_')}.csv"},
+        )  # fmt: skip
+        for m in p["models"]
+    ]
+
+
+def needs_fixed(name: str, p: dict) -> list[Need]:
+    seconds, pattern, scale = FIXED[name]
+    return [Need(name, "trained toys", "fixed", total=1, extra={"seconds": seconds * scale(p), "pattern": pattern})]
+
+
+NEEDS = {"fig1": needs_fig1, "fig2": needs_fig2, "precision": needs_precision, "scale": needs_scale,
+         "theorem1": needs_theorem1, "fig4": needs_fig4, "fig3": needs_fig3}  # fmt: skip
+
+
+def chapter_needs(name: str, params: dict) -> list[Need]:
+    if name in NEEDS:
+        return NEEDS[name](params)
+    return needs_fixed(name, params) if name in FIXED else []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The cost model: matmul FLOPs of each unit of work over this CPU's measured throughput.
+
+
+@cache
+def _meta_model(name: str):
+    """The model's architecture on the meta device (parameter shapes, no memory, no weights read)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from svd_icl.models import resolve
+
+    config = AutoConfig.from_pretrained(resolve(name))
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config)
+
+
+@cache
+def _tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    from svd_icl.models import resolve
+
+    tok = AutoTokenizer.from_pretrained(resolve(name))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def _layers(name: str) -> int:
+    return _meta_model(name).config.num_hidden_layers
+
+
+@cache
+def _layer_flops(name: str) -> tuple[float, int, int]:
+    """(matmul FLOPs per token per decoder layer, hidden size, vocabulary size)."""
+    from svd_icl.architectures import architecture_for, decoder_layers
+
+    model = _meta_model(name)
+    block = decoder_layers(model, architecture_for(model))[0]
+    per_token = 2 * sum(p.numel() for p in block.parameters() if p.ndim == 2)
+    return float(per_token), model.config.hidden_size, model.get_output_embeddings().weight.shape[0]
+
+
+def _svd_seconds(name: str, module: str, gflops: float) -> float:
+    from svd_icl.architectures import architecture_for, decoder_layers, select_matrices, weight_view
+
+    model = _meta_model(name)
+    arch = architecture_for(model)
+    block = decoder_layers(model, arch)[0]
+    work = 0.0
+    for _, spec in select_matrices(arch, module).values():
+        m, n = weight_view(block, spec).shape
+        work += SVD_FLOPS_PER_MNK * m * n * min(m, n)
+    return work / (gflops * 1e9)
+
+
+@cache
+def throughput(dtype: str = "float32") -> float:
+    """This CPU's matmul throughput in GFLOP/s for ``dtype`` (1024 x 1024 products, all torch threads)."""
+    import torch
+
+    a = torch.randn(1024, 1024, dtype=getattr(torch, dtype))
+    a @ a
+    best = float("inf")
+    for _ in range(5):  # the best of five: a busy moment should not make the whole plan look slower
+        start = time.perf_counter()
+        for _ in range(4):
+            a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2 * 1024**3 * 4 / best / 1e9
+
+
+def evaluation_seconds(name: str, plan: SweepPlan, dtype: str = "float32") -> float:
+    """Estimated seconds of one unpruned evaluation of ``plan``'s prompts (prefix once, queries batched)."""
+    per_token, hidden, vocab = _layer_flops(name)
+    p = plan.prompts
+    L = plan.num_layers
+    context = len(p.prefix) + 32
+    if p.shared_single_tokens is not None:
+        tokens = len(p.prefix) + sum(len(q) for q in p.queries)
+        flops = EFFICIENCY * tokens * L * (per_token + 4 * hidden * context)
+    else:  # one row per (query, candidate); full-vocabulary log-softmax at each continuation token
+        rows = [len(q) + len(c) for q, cands in zip(p.queries, p.candidates) for c in cands]
+        scored = sum(len(c) for cands in p.candidates for c in cands)
+        tokens = len(p.prefix) + sum(rows)
+        flops = EFFICIENCY_CHOICE * tokens * L * (per_token + 4 * hidden * context)
+        flops += SOFTMAX_FACTOR * 2 * hidden * vocab * scored
+    return flops / (throughput(dtype) * 1e9)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Counting what is stored and estimating the rest.
+
+
+class Planner:
+    """Evaluates needs against a results directory; caches prompt plans and stores between calls (``--watch``)."""
+
+    def __init__(self, results: str | Path):
+        self.results = Path(results)
+        self._plans: dict[str, SweepPlan] = {}
+        self._stores: dict[str, ResultStore] = {}
+        self.reset()
+
+    def store(self, name: str, kind: str = "sweep") -> ResultStore | None:
+        path = self.results / name
+        if not path.exists():
+            return None
+        if name not in self._stores:
+            from svd_icl.algorithm1 import KEY_FIELDS as A1_FIELDS
+
+            self._stores[name] = ResultStore(path, A1_FIELDS if kind == "algorithm1" else KEY_FIELDS, kind=kind)
+        return self._stores[name]
+
+    def plan(self, need: Need) -> SweepPlan:
+        key = repr((need.config, need.dtype))
+        if key not in self._plans:
+            name = need.config.model
+            self._plans[key] = prompt_plan(_tokenizer(name), need.config, need.dtype, "cpu", _layers(name))
+        return self._plans[key]
+
+    def evaluate(self, need: Need) -> Need:
+        getattr(self, f"_{need.kind}")(need)
+        return need
+
+    def reset(self) -> None:
+        """Forget what earlier needs planned (a new pass over the book)."""
+        self.planned: dict[str, set[str]] = {}
+        self.planned_unpruned: set[str] = set()
+
+    def _sweep(self, need: Need) -> None:
+        """Points stored, or planned by an earlier need (another chapter computes them first: same key, same
+        file), count as stored; the estimate covers the units the sweep will run."""
+        plan = self.plan(need)
+        store = self.store(need.store)
+        stored = store.done() if store else set()
+        earlier = self.planned.setdefault(need.store, set())
+        prompt_set = need.store + json.dumps(plan.common, sort_keys=True, default=str)
+        have = (store is not None and unpruned_record(store.records(), plan) is not None) or (
+            prompt_set in self.planned_unpruned
+        )
+        wanted = plan.wanted(_key)
+        need.total = len(wanted)
+        need.extra["shared"] = len((wanted & earlier) - stored)
+        units = plan.pending(stored | earlier, _key, have)
+        missing = sum(len(rates) for _, _, rates in units)
+        need.stored = max(0, need.total - missing - _copies_pending(plan, units, stored | earlier, have))
+        earlier |= wanted
+        if 0.0 in plan.config.clip_rates:
+            self.planned_unpruned.add(prompt_set)
+        full = evaluation_seconds(need.config.model, plan, need.dtype)
+        L, g = plan.num_layers, throughput(need.dtype)
+        need.seconds = sum(
+            full * (la / L + len(rates) * (L - la) / L) + _svd_seconds(need.config.model, mo, g)
+            for la, mo, rates in units
+        )
+
+    def _confirmation(self, need: Need) -> None:
+        e = need.extra
+        store = self.store(need.store)
+        records = store.records() if store else []
+        found = {(r.get("demo_seed"), r.get("shots"), r.get("clip_rate") == 0) for r in records
+                 if r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("split") == "test"
+                 and r.get("n") == e["n"] and r.get("seed") == e["seed"]}  # fmt: skip
+        shots = SweepConfig(e["model"], e["task"], [0], shots=e["shots"]).resolved_shots
+        wanted = [(s, shots, z) for s in e["demo_seeds"] for z in (True, False)] + [(None, 0, True)]
+        need.stored = sum(w in found for w in wanted)
+        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="test", n=e["n"])
+        full = evaluation_seconds(e["model"], self.plan(Need("", "", "sweep", config=config)))
+        L = _layers(e["model"])
+        depth = sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"])  # layer not chosen yet
+        per_set = full * (depth / L + 2 * (L - depth) / L)
+        missing_sets = sum((s, shots, False) not in found for s in e["demo_seeds"])
+        need.seconds = missing_sets * per_set + ((None, 0, True) not in found) * full * 0.5
+
+    def _algorithm1(self, need: Need) -> None:
+        e = need.extra
+        store = self.store(need.store, "algorithm1")
+        records = store.records() if store else []
+        need.stored = sum(
+            any(r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("module") == e["module"]
+                and r.get("seed") == s and r.get("n_test") == e["n_test"] and r.get("grid") == e["grid"]
+                and r.get("n_validation") == e["n_validation"] and r.get("k") == e["k"] for r in records)
+            for s in e["seeds"]
+        )  # fmt: skip
+        L = _layers(e["model"])
+        layer = L - 1  # the deepest of the top-k: deep on these models (fig3); an upper bound on the work is layer 0
+        cost = 0.0
+        for split, n, rates in (("validation", e["n_validation"], len(e["grid"])), ("test", e["n_test"], 2)):
+            config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seeds"][0], split=split, n=n)
+            full = evaluation_seconds(e["model"], self.plan(Need("", "", "sweep", config=config)))
+            cost += full * (layer / L + rates * (L - layer) / L)
+        need.seconds = (need.total - need.stored) * (cost + _svd_seconds(e["model"], e["module"], throughput()))
+
+    def _fixed(self, need: Need) -> None:
+        e = need.extra
+        need.stored = int(any(self.results.glob(e["pattern"])))
+        if "seconds" in e:
+            need.seconds = 0.0 if need.stored else e["seconds"]
+            return
+        from svd_icl.architectures import architecture_for, decoder_layers
+
+        model = _meta_model(e["model"])
+        work = sum(SVD_FLOPS_PER_MNK / 5 * p.shape[0] * p.shape[1] * min(p.shape)  # singular values only
+                   for p in decoder_layers(model, architecture_for(model)).parameters() if p.ndim == 2)  # fmt: skip
+        need.seconds = 0.0 if need.stored else work / (throughput() * 1e9)
+
+
+def _key(record: dict) -> str:
+    """A point's key as the results store computes it (the plan's points carry ``format`` already)."""
+    return record_key(record, KEY_FIELDS)
+
+
+def _copies_pending(plan: SweepPlan, units, done: set[str], have: bool) -> int:
+    """Unpruned points not stored yet and not computed by any unit (they will be copies of one that is)."""
+    wanted0 = [plan.point(la, mo, 0.0) for la in plan.layers for mo in plan.config.modules
+               if 0.0 in plan.config.clip_rates]  # fmt: skip
+    missing0 = sum(_key(p) not in done for p in wanted0)
+    computed0 = sum(0.0 in rates for _, _, rates in units)
+    return missing0 - computed0
+
+
+def build_plan(profile: str, results: str | Path, chapters: list[str] | None = None,
+               planner: Planner | None = None) -> list[Need]:  # fmt: skip
+    """Every need of every chapter (in build order) under ``profile``, evaluated against ``results``."""
+    planner = planner or Planner(results)
+    planner.reset()
+    out = []
+    for name in chapters or toc_chapters():
+        params = chapter_parameters(name, profile)
+        out += [planner.evaluate(n) for n in chapter_needs(name, params)]
+    return out
+
+
+def _fmt_minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def plan_table(needs: list[Need], chapters: list[str]) -> str:
+    """The plan as a fixed-width table: one line per chapter, then the total."""
+    lines = [f"{'chapter':10s} {'needed':>7s} {'stored':>7s} {'estimate':>9s}  work"]
+    total = stored = 0
+    seconds = 0.0
+    for name in chapters:
+        mine = [n for n in needs if n.chapter == name]
+        t, s = sum(n.total for n in mine), sum(n.stored for n in mine)
+        sec = sum(n.seconds for n in mine) + NOTEBOOK_OVERHEAD_S
+        kinds = sorted({n.kind for n in mine}) or ["(no sweep points)"]
+        lines.append(f"{name:10s} {t:7d} {s:7d} {_fmt_minutes(sec):>9s}  {', '.join(kinds)}")
+        total, stored, seconds = total + t, stored + s, seconds + sec
+    lines.append(f"{'total':10s} {total:7d} {stored:7d} {_fmt_minutes(seconds):>9s}  "
+                 f"(this CPU: {throughput():.0f} GFLOP/s float32, {os.cpu_count()} cores)")  # fmt: skip
+    return "\n".join(lines)
+
+
+def check(needs: list[Need], results: Path) -> list[str]:
+    """Problems that make the plan disagree with a finished build: planned sweep points not stored, stored sweep
+    points no chapter planned."""
+    problems = [f"{n.chapter}: {n.label}: {n.total - n.stored} of {n.total} planned points not stored"
+                for n in needs if n.kind == "sweep" and n.stored < n.total]  # fmt: skip
+    planner = Planner(results)
+    for store_name in {n.store for n in needs if n.kind == "sweep"}:
+        store = planner.store(store_name)
+        if store is None:
+            continue
+        wanted = set()
+        for n in needs:
+            if n.kind == "sweep" and n.store == store_name:
+                wanted |= planner.plan(n).wanted(_key)
+        confirm = [n.extra for n in needs if n.kind == "confirmation"]
+        for r in store.records():
+            if store.key(r) in wanted or any(
+                r.get("model") == e["model"]
+                and r.get("task") == e["task"]
+                and r.get("split") == "test"
+                and r.get("n") == e["n"]
+                for e in confirm
+            ):
+                continue  # fmt: skip
+            problems.append(f"{store_name}: a stored point no chapter planned: {r.get('model')}/{r.get('task')} "
+                            f"{r.get('split')} n={r.get('n')} shots={r.get('shots')} layer {r.get('layer')} "
+                            f"{r.get('module')} xi={r.get('clip_rate')}")  # fmt: skip
+    return problems
+
+
+def competing_processes(build_pid: int | None, threshold: float = 50.0) -> list[str]:
+    """Processes outside the build (not ``build_pid`` or its descendants) using more than ``threshold`` percent of
+    a core over the last interval. Two torch processes on 2 cores slow each other about tenfold (their thread pools
+    oversubscribe the cores), so a build says so rather than just running late."""
+    import psutil
+
+    ours = set()
+    if build_pid is not None and psutil.pid_exists(build_pid):
+        root = psutil.Process(build_pid)
+        ours = {root.pid, *(c.pid for c in root.children(recursive=True))}
+    ours.add(os.getpid())
+    busy = []
+    for proc in psutil.process_iter(["pid", "name", "cpu_percent"]):
+        if proc.info["pid"] not in ours and (proc.info["cpu_percent"] or 0) > threshold:
+            busy.append(f"{proc.info['name']} (pid {proc.info['pid']}, {proc.info['cpu_percent']:.0f}% CPU)")
+    return busy
+
+
+def watch(profile: str, results: Path, interval: float, current: Path | None, build_pid: int | None = None) -> None:
+    """Print one progress line every ``interval`` seconds until killed: the chapter running, its points stored /
+    needed, the whole book's, elapsed time and the ETA (the plan's estimate of what is left, rescaled by the pace
+    measured so far); and a warning when other processes compete for the cores."""
+    import psutil
+
+    chapters = toc_chapters()
+    planner = Planner(results)
+    start = time.time()
+    first = sum(n.seconds for n in build_plan(profile, results, chapters, planner))
+    for proc in psutil.process_iter():  # the first cpu_percent call of a process only starts its counter
+        try:
+            proc.cpu_percent()
+        except psutil.Error:
+            pass
+    while True:
+        time.sleep(interval)
+        needs = build_plan(profile, results, chapters, planner)
+        left = sum(n.seconds for n in needs)
+        elapsed = time.time() - start
+        done = first - left
+        rate = elapsed / done if done > 0.05 * first else 1.0  # the measured pace once 5% is done
+        now = current.read_text().strip() if current and current.exists() else "?"
+        mine = [n for n in needs if n.chapter == now]
+        print(f"\n[build] {time.strftime('%H:%M')} {now}: {sum(n.stored for n in mine)}/{sum(n.total for n in mine)}"
+              f" · book {sum(n.stored for n in needs)}/{sum(n.total for n in needs)} points"
+              f" · elapsed {_fmt_minutes(elapsed)} · ETA {_fmt_minutes(left * rate)}", flush=True)  # fmt: skip
+        busy = competing_processes(build_pid)
+        if busy:
+            print(f"[build] warning: other processes share the {os.cpu_count()} cores and slow this build: "
+                  + ", ".join(busy[:3]), flush=True)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="svd-icl plan", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="default", help="default, smoke, paper (a params/<chapter> file)")
+    parser.add_argument("--results", default="build/default/results", help="the build's results directory")
+    parser.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all, in order)")
+    parser.add_argument("--watch", type=float, default=0, metavar="SECONDS", help="print progress every SECONDS")
+    parser.add_argument("--current", default=None, help="file holding the chapter being executed (--watch)")
+    parser.add_argument("--build-pid", type=int, default=None, help="the build's process (--watch: others compete)")
+    parser.add_argument("--check", action="store_true", help="fail unless the stored points are the planned ones")
+    args = parser.parse_args(argv)
+    results = Path(args.results)
+    chapters = args.chapters.split(",") if args.chapters else toc_chapters()
+    try:
+        if args.watch:
+            watch(args.profile, results, args.watch, Path(args.current) if args.current else None, args.build_pid)
+            return 0
+        needs = build_plan(args.profile, results, chapters)
+    except (ValueError, OSError) as exc:
+        print(f"svd-icl plan: error: {exc}", file=sys.stderr)
+        return 2
+    print(plan_table(needs, chapters))
+    if args.check:
+        problems = check(needs, results)
+        for p in problems:
+            print(f"svd-icl plan: {p}", file=sys.stderr)
+        return 1 if problems else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The build plan: the parameters papermill runs, points counted once across chapters, estimates that shrink as
+points are stored, and the README record written from verdict files."""
+
+import json
+
+import pytest
+import yaml
+
+from svd_icl.plan import Need, Planner, chapter_parameters, main, toc_chapters
+from svd_icl.summary import record_markdown
+from svd_icl.sweep import SweepConfig, run_sweep
+from tests.tiny_models import tiny_model, tiny_tokenizer
+
+
+def test_parameters_are_the_notebook_defaults_under_the_profile_file():
+    chapters = toc_chapters()
+    assert chapters[0] == "precision" and chapters[-1] == "summary" and "fig1" in chapters
+    default = chapter_parameters("fig1")
+    smoke = chapter_parameters("fig1", "smoke")
+    overrides = yaml.safe_load(open("params/fig1/smoke.yaml"))
+    assert smoke["runs"] == overrides["runs"] and smoke["n_search"] == overrides["n_search"]
+    assert smoke["modules"] == default["modules"]  # not in the file: the notebook's default
+    assert chapter_parameters("fig3", "full") == chapter_parameters("fig3")  # no full.yaml: defaults
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        chapter_parameters("fig1", "fast")
+
+
+def _need(checkpoint, **change) -> Need:
+    config = dict(model=str(checkpoint / "model"), task="sst2", layers=[0, -1], modules=["attn", "mlp"],
+                  clip_rates=[0.0, 0.5, 0.9], shots=2, n=12, data_root=str(checkpoint / "data"))  # fmt: skip
+    config.update(change)
+    return Need("ch", "tiny", "sweep", config=SweepConfig(**config))
+
+
+def test_stored_and_shared_points_cost_nothing(checkpoint, tmp_path):
+    need = _need(checkpoint)
+    planner = Planner(tmp_path)
+    cold = planner.evaluate(need)
+    assert (cold.total, cold.stored) == (12, 0) and cold.seconds > 0
+    # a second need over a subset of the same points, later in the build: all of it comes from the first
+    planner_again = Planner(tmp_path)
+    planner_again.evaluate(_need(checkpoint))
+    subset = planner_again.evaluate(_need(checkpoint, layers=[-1], clip_rates=[0.0, 0.9]))
+    assert subset.stored == subset.total == 4 and subset.seconds == 0 and subset.extra["shared"] == 4
+    # after the sweep ran, everything is stored (the unpruned copies included) and nothing is left
+    run_sweep(tiny_model("llama"), tiny_tokenizer(), need.config, tmp_path / "sweeps.jsonl", progress=False)
+    warm = Planner(tmp_path).evaluate(_need(checkpoint))
+    assert (warm.total, warm.stored, warm.seconds) == (12, 12, 0)
+    # one more clip rate: only its points are left, and they cost less than the whole sweep did
+    more = Planner(tmp_path).evaluate(_need(checkpoint, clip_rates=[0.0, 0.5, 0.9, 0.99]))
+    assert more.stored == 12 and more.total == 16 and 0 < more.seconds < cold.seconds
+
+
+def test_the_cli_prints_a_table_and_rejects_a_bad_profile(capsys, tmp_path):
+    assert main(["--profile", "fast", "--results", str(tmp_path)]) == 2
+    assert "unknown profile 'fast'" in capsys.readouterr().err
+
+
+def test_readme_record_comes_from_the_verdict_files(tmp_path):
+    verdicts = tmp_path / "verdicts"
+    verdicts.mkdir()
+    (verdicts / "fig1.json").write_text(json.dumps([
+        {"claim": "Truncation | raises", "paper": "Fig. 1", "status": "undetermined", "evidence": "n = 5 detects +30"},
+        {"claim": "Deep layers", "paper": "Fig. 1", "status": "reproduced", "evidence": "+16 points"}]))  # fmt: skip
+    text = record_markdown(tmp_path, ["fig1", "fig2"], {"fig1": 90.0, "(whole build)": 3000.0}, "Build of abc")
+    assert text.startswith("Build of abc")
+    assert "**3 claims: 1 reproduced, 1 undetermined, 1 missing.**" in text
+    assert "| fig1 | Truncation \\| raises | Fig. 1 | **undetermined** | n = 5 detects +30 |" in text
+    assert "| fig2 | (chapter not run) |" in text
+    assert "| (whole build) | 50.0 min |" in text and "| fig1 | 1.5 min |" in text
