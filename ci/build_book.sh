@@ -15,6 +15,7 @@ bash ci/setup.sh
 source .venv/bin/activate
 # Notebooks run from notebooks/ (papermill --cwd), so a relative data directory must become absolute.
 [ -z "${SVD_ICL_DATA:-}" ] || export SVD_ICL_DATA=$(realpath "$SVD_ICL_DATA")
+unset SVD_ICL_RESULTS  # the build keeps its results in build/<profile>/results, whatever the caller set
 
 out=build/$profile
 src=$out/src
@@ -41,9 +42,10 @@ setup_seconds=$SECONDS
 # The plan: every point each chapter needs, how many are stored, the compute left (svd_icl.plan); then one progress
 # line a minute while the notebooks run (papermill itself only says "Executing"). The paper profile's models may
 # be out of reach here: the plan then says why and the build goes on.
-python -m svd_icl.plan --profile "$profile" --results "$out/results" || true
-python -m svd_icl.plan --profile "$profile" --results "$out/results" --watch 60 --current "$out/.chapter" \
-  --build-pid $$ &
+rm -f "$out/throughput.json"  # measured afresh by the first call, on the idle machine; the watcher reads it
+python -m svd_icl.plan --profile "$profile" --results "$out/results" --throughput-file "$out/throughput.json" || true
+python -m svd_icl.plan --profile "$profile" --results "$out/results" --throughput-file "$out/throughput.json" \
+  --watch 60 --current "$out/.chapter" --build-pid $$ &
 watcher=$!
 trap 'kill $watcher 2>/dev/null || true' EXIT
 echo "{\"chapter\": \"(setup and models)\", \"seconds\": $setup_seconds}" > "$out/timings.jsonl"

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
-from tqdm import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from svd_icl.architectures import architecture_for, decoder_layers, select_matrices, weight_view
@@ -185,33 +184,6 @@ def stored_run(store: ResultStore, model: PreTrainedModel, model_name: str, run:
     )  # fmt: skip
     wanted = store.key({"format": FORMAT_VERSION, **key})
     return next((rec for rec in store.records() if store.key(rec) == wanted), None)
-
-
-def run_grid(
-    store: ResultStore,
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    model_name: str,
-    runs: list[dict],
-    ray_address: str | None = None,
-    progress: bool = True,
-) -> list[dict]:
-    """Every run of ``runs`` (dicts of task, module, seed and :func:`algorithm1` keyword arguments), reusing those
-    stored in ``store`` and appending the others as they finish: in-process, or on a Ray cluster when
-    ``ray_address`` is given (:mod:`svd_icl.distributed`). Returns the records in the order of ``runs``."""
-    missing = [run for run in runs if stored_run(store, model, model_name, run) is None]
-    if missing and ray_address:
-        from svd_icl.distributed import run_algorithm1_ray
-
-        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-        remote = [{k: v for k, v in run.items() if k != "cond"} for run in missing]
-        run_algorithm1_ray(model_name, remote, store, dtype=dtype, address=ray_address, progress=progress)
-    else:
-        for run in tqdm(missing, desc="Algorithm 1", disable=not progress or not missing, mininterval=5):
-            kwargs = {k: v for k, v in run.items() if k not in ("task", "module", "seed")}
-            res = algorithm1(model, tokenizer, model_name, run["task"], run["module"], seed=run["seed"], **kwargs)
-            store.append(res.record())
-    return [stored_run(store, model, model_name, run) for run in runs]
 
 
 def algorithm1(

@@ -1,13 +1,18 @@
-"""Turn sweep records into the tables and verdicts the book prints (Figures 1 and 2)."""
+"""Turn sweep records into the tables the book prints (Figures 1 and 2, Algorithm 1); the verdicts on them are
+:mod:`svd_icl.claims`'."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from svd_icl.claims import group_fields
 from svd_icl.stats import wilson_interval
 from svd_icl.tasks import get_task
+
+
+def group_fields(group, key) -> dict:
+    """``{column: value}`` of a ``groupby(group)`` key (a scalar when grouping by one column)."""
+    return dict(zip(group, key if isinstance(key, tuple) else (key,)))
 
 
 def with_intervals(frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

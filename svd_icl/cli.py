@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     cond = sub.add_parser("cond", help="condition numbers of every matrix of every layer (CSV)")
     _model_args(cond)
     cond.add_argument("--out", required=True)
+    ex = sub.add_parser("export", help="write a truncated model as a transformers checkpoint with a model card")
+    _model_args(ex)
+    ex.add_argument("--layer", type=int, action="append", required=True, help="layer to truncate (repeatable)")
+    ex.add_argument("--module", action="append", required=True, help="attn, mlp or a matrix, one per --layer")
+    ex.add_argument("--clip-rate", type=float, action="append", required=True, help="clip rate, one per --layer")
+    ex.add_argument("--out", required=True, help="new (or empty) directory for the checkpoint")
+    ex.add_argument("--factorized", action="store_true", help="store rank-r factors (svd_icl.export.load_factorized)")
+    ex.add_argument("--force", action="store_true", help="write into a non-empty --out")
+    ex.add_argument("--effect", default=None, help="a sentence on the setting's measured effect, for the model card")
     # listed for --help; its options are svd_icl.plan's own (main() hands the arguments over unparsed)
     sub.add_parser("plan", help="the book build's plan: points each chapter needs, stored, compute left")
     return parser
@@ -255,6 +264,25 @@ def _cond(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from svd_icl.export import Truncation, check_out, check_truncations, export
+
+    if not len(args.layer) == len(args.module) == len(args.clip_rate):
+        raise ValueError(
+            f"{len(args.layer)} --layer, {len(args.module)} --module and {len(args.clip_rate)} --clip-rate given: "
+            "give one of each per truncation"
+        )
+    truncations = check_truncations(
+        [Truncation(la, mo, xi) for la, mo, xi in zip(args.layer, args.module, args.clip_rate)]
+    )
+    check_out(args.out, args.force)
+    out = export(args.model, truncations, args.out, args.factorized, args.dtype, args.force, args.effect)
+    print(
+        f"wrote {out} ({'rank-r factors' if args.factorized else 'dense safetensors'}; model card: {out / 'README.md'})"
+    )
+    return 0
+
+
 def _check_out(path: str):
     """Every command treats ``--out`` alike: missing parents are created; a directory or unwritable path is refused."""
     from svd_icl.results import check_writable
@@ -291,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return plan_main(argv[1:])
     args = build_parser().parse_args(argv)
-    commands = {"sweep": _sweep, "algorithm1": _algorithm1, "cond": _cond}
+    commands = {"sweep": _sweep, "algorithm1": _algorithm1, "cond": _cond, "export": _export}
     try:
         return commands[args.command](args)
     except (ValueError, FileNotFoundError) as exc:  # includes models.ModelLoadError

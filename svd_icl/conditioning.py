@@ -144,23 +144,57 @@ def describe_spectra(energy: pd.DataFrame) -> str:
     return f"Share of the squared Frobenius norm removed, over the matrices shown: {cuts}. Besides, {gap_text}."
 
 
-def describe_trends(model_name: str, trends: pd.Series, alpha: float = 0.05) -> str:
-    """One plain sentence per observation of Fig. 3, from a row of :func:`depth_and_module_trends`; the verdict
-    words are :func:`svd_icl.claims.fig3_verdicts`'."""
-    from svd_icl.claims import fig3_verdicts
+def _shape(shape) -> tuple[int, int]:
+    """A matrix shape from a tuple or from its text in a cached CSV table ("(1024, 640)")."""
+    if isinstance(shape, str):
+        shape = shape.strip("()[] ").split(",")
+    return tuple(int(x) for x in shape)
 
-    verdict = fig3_verdicts(pd.DataFrame([trends], index=[model_name]), alpha).iloc[0]
-    share = trends["mlp_below_attn"]
-    how = f"per layer, the {trends['aggregate']} over a module's matrices"
-    parts = [
-        f"**{model_name}**: (a) MLP better conditioned than ATTN: **{verdict.mlp_better}** (MLP below ATTN in "
-        f"{share:.0%} of layers)"
-    ]
-    for module in ("attn", "mlp"):
-        rho, p = trends[f"spearman_{module}"], trends[f"p_{module}"]
-        if p < alpha:
-            trend = "rises with depth" if rho > 0 else "falls with depth"
-        else:
-            trend = "shows no significant depth trend"
-        parts.append(f"{module.upper()} {trend} (Spearman rho = {rho:+.2f}, p = {p:.2g})")
-    return parts[0] + f"; (b) grows with depth: **{verdict.grows_with_depth}**: " + ", ".join(parts[1:]) + f" ({how})."
+
+def gaussian_null(shapes, draws: int = 10, seed: int = 0, dtype: torch.dtype = torch.float32) -> pd.DataFrame:
+    """Condition numbers of ``draws`` standard Gaussian matrices of each shape: the null a weight's condition
+    number is read against. The condition number is scale-free, so the shape alone fixes this null; it depends on
+    the shape strongly (a square Gaussian matrix's smallest singular value is near 0, a tall one's is bounded away
+    from it, Marchenko-Pastur), which is why raw condition numbers of differently shaped matrices do not compare."""
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    for shape in dict.fromkeys(_shape(s) for s in shapes):
+        conds = []
+        for _ in range(draws):
+            s = _singular_values(torch.randn(shape, generator=gen, dtype=torch.float64), dtype)
+            conds.append(float(s[0] / s[-1]))
+        q = np.quantile(conds, [0.05, 0.5, 0.95])
+        rows.append({"shape": shape, "null_low": q[0], "null_median": q[1], "null_high": q[2], "draws": draws})
+    return pd.DataFrame(rows)
+
+
+def permuted_conditions(
+    model: nn.Module, table: pd.DataFrame, seed: int = 0, dtype: torch.dtype = torch.float32
+) -> pd.Series:
+    """For each row of a :func:`condition_numbers` table, the condition number of the same matrix with its entries
+    randomly permuted: the same values (and quantization grid), none of the learned structure."""
+    arch = architecture_for(model)
+    blocks = decoder_layers(model, arch)
+    selected = select_matrices(arch, "all")
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for r in table.itertuples():
+        _, spec = selected[f"{r.module}.{r.matrix}"]
+        w = weight_view(blocks[int(r.layer)], spec).detach()
+        flat = w.reshape(-1)[torch.randperm(w.numel(), generator=gen)].reshape(w.shape)
+        s = _singular_values(flat, dtype)
+        out.append(float(s[0] / s[-1]))
+    return pd.Series(out, index=table.index, name="permuted_cond")
+
+
+def against_null(table: pd.DataFrame, null: pd.DataFrame, permuted: pd.Series | None = None) -> pd.DataFrame:
+    """``table`` with its shape's Gaussian null (median and 5-95% band), the permuted control, and ``excess``:
+    the condition number over the null median (1: what a random matrix of that shape gives). The claims of Fig. 3
+    are decided again on ``excess`` (:func:`svd_icl.claims.fig3_null_verdicts`)."""
+    by_shape = {_shape(r["shape"]): r for r in null.to_dict("records")}
+    rows = [by_shape[_shape(s)] for s in table["shape"]]
+    out = table.assign(**{k: [r[k] for r in rows] for k in ("null_low", "null_median", "null_high")})
+    out["excess"] = out.cond / out.null_median
+    if permuted is not None:
+        out["permuted_cond"] = permuted.to_numpy()
+    return out

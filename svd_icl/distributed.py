@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from svd_icl.algorithm1 import algorithm1, stored_run
 from svd_icl.results import ResultStore
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, fill_unpruned, select, unpruned_record
 
@@ -221,3 +223,29 @@ def run_algorithm1_ray(
     for w in pool:
         ray.kill(w)
     return records
+
+
+def run_grid(
+    store: ResultStore,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    model_name: str,
+    runs: list[dict],
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Every run of ``runs`` (dicts of task, module, seed and :func:`algorithm1` keyword arguments), reusing those
+    stored in ``store`` and appending the others as they finish: in-process, or on a Ray cluster when
+    ``ray_address`` is given (:func:`run_algorithm1_ray`). Returns the records in the order of ``runs``.
+    It lives here, not in :mod:`svd_icl.algorithm1`, so that the algorithm does not import its distribution."""
+    missing = [run for run in runs if stored_run(store, model, model_name, run) is None]
+    if missing and ray_address:
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        remote = [{k: v for k, v in run.items() if k != "cond"} for run in missing]
+        run_algorithm1_ray(model_name, remote, store, dtype=dtype, address=ray_address, progress=progress)
+    else:
+        for run in tqdm(missing, desc="Algorithm 1", disable=not progress or not missing, mininterval=5):
+            kwargs = {k: v for k, v in run.items() if k not in ("task", "module", "seed")}
+            res = algorithm1(model, tokenizer, model_name, run["task"], run["module"], seed=run["seed"], **kwargs)
+            store.append(res.record())
+    return [stored_run(store, model, model_name, run) for run in runs]

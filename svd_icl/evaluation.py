@@ -231,23 +231,33 @@ class FastEvaluator:
         return hidden_entering(self.model, layer, input_ids=ids, cache=cache, use_cache=True, position_ids=positions)
 
     @staticmethod
-    def _batch_cache(cache: DynamicCache, size: int) -> DynamicCache:
-        fresh = copy.deepcopy(cache)
-        if size > 1 and fresh.get_seq_length() > 0:
-            fresh.batch_repeat_interleave(size)
+    def _batch_cache(cache: DynamicCache, size: int, start: int = 0) -> DynamicCache:
+        """The prefix cache for a batch of ``size`` rows, leaving ``cache`` untouched for the next batch.
+
+        Each layer is a shallow copy: the model's cache update concatenates into new tensors and never writes in
+        place, so the prefix's keys and values need no deep copy. They are repeated ``size`` times only from layer
+        ``start`` on: a layer-resumed run never reads the layers below (their length alone sets the positions), and
+        repeating them cost a deep-layer sweep more than its one layer's compute.
+        """
+        fresh = copy.copy(cache)
+        fresh.layers = [copy.copy(layer) for layer in cache.layers]
+        if size > 1 and cache.get_seq_length() > 0:
+            for layer in fresh.layers[start:]:
+                layer.batch_repeat_interleave(size)
         return fresh
 
-    def _batch_kwargs(self, batch: _Batch, cache: DynamicCache) -> dict:
-        """What the base model needs for a batch after the prefix in ``cache``: mask over prefix + batch, cache."""
+    def _batch_kwargs(self, batch: _Batch, cache: DynamicCache, start: int = 0) -> dict:
+        """What the base model needs for a batch after the prefix in ``cache``: mask over prefix + batch, cache
+        (batched from layer ``start`` on)."""
         P = len(self.prompts.prefix)
         B = batch.input_ids.shape[0]
         full_mask = torch.cat([torch.ones(B, P, dtype=batch.mask.dtype, device=self.device), batch.mask], dim=1)
-        return {"attention_mask": full_mask, "cache": self._batch_cache(cache, B), "use_cache": True}
+        return {"attention_mask": full_mask, "cache": self._batch_cache(cache, B, start), "use_cache": True}
 
     def _run_batch(self, batch: _Batch, cache: DynamicCache, start: int = 0, hidden: torch.Tensor | None = None):
         """Last hidden states (B, T, H) of the batch's rows after the prefix in ``cache``; from layer ``start`` on
         when ``hidden`` (the batch's input there) is given."""
-        kwargs = self._batch_kwargs(batch, cache)
+        kwargs = self._batch_kwargs(batch, cache, start if hidden is not None else 0)
         if hidden is None:
             return self.model.base_model(input_ids=batch.input_ids, **kwargs).last_hidden_state
         return run_from(self.model, start, hidden, **kwargs).last_hidden_state

@@ -80,6 +80,8 @@ class GateDecision:
     points: int
     min_agreement: float
     worst: str  # the point with the lowest agreement, described
+    claims: int = 0  # (claim, case) outcomes compared between the formats (0: not checked)
+    claims_differ: tuple[str, ...] = ()  # those that differ, described
 
     def sentence(self, other: str = "bfloat16", reference: str = "float32", book: str = BOOK_DTYPE) -> str:
         """The decision in words, generated from the numbers; ``book`` is the dtype the chapters default to."""
@@ -103,6 +105,13 @@ class GateDecision:
             if self.significant
             else f"no accuracy difference is significant after Holm over {self.points} points"
         )
+        if self.claims:
+            reasons.append(
+                f"{len(self.claims_differ)} of {self.claims} claim outcomes differ between the formats "
+                f"({'; '.join(self.claims_differ)})"
+                if self.claims_differ
+                else f"all {self.claims} claim outcomes are the same in both formats"
+            )
         text = f"{'; '.join(reasons)} (lowest: {self.worst}), {verdict}."
         return text[0].upper() + text[1:]
 
@@ -115,9 +124,16 @@ def distinct_points(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([once, table[~unpruned]]).sort_values(POINT).reset_index(drop=True)
 
 
-def gate(table: pd.DataFrame, min_agreement: float = MIN_AGREEMENT, alpha: float = ALPHA) -> GateDecision:
-    """The cheaper dtype passes if *every* distinct point agrees on at least ``min_agreement`` of its queries and
-    no accuracy differs after Holm over the distinct points: one bad point fails the gate (pooling would hide it)."""
+def gate(
+    table: pd.DataFrame,
+    min_agreement: float = MIN_AGREEMENT,
+    alpha: float = ALPHA,
+    claims: pd.DataFrame | None = None,
+) -> GateDecision:
+    """The cheaper dtype passes if *every* distinct point agrees on at least ``min_agreement`` of its queries, no
+    accuracy differs after Holm over the distinct points, and (when ``claims`` is given:
+    :func:`svd_icl.claims.outcomes_by_dtype`'s rows, with ``claim``, ``model``, ``task`` and ``same``) every claim
+    comes out the same from both formats' records: one bad point or one flipped claim fails the gate."""
     if table.empty:
         raise ValueError("no point was scored in both dtypes; nothing to decide the precision gate on")
     table = distinct_points(table)
@@ -126,5 +142,9 @@ def gate(table: pd.DataFrame, min_agreement: float = MIN_AGREEMENT, alpha: float
     w = table.loc[table.agreement.idxmin()]
     worst = f"{w.model} {w.task} layer {w.layer} {w.module} xi = {w.clip_rate:g}, {w.agreement:.1%}"
     agreement = float(w.agreement)
-    passes = agreement >= min_agreement and significant == 0
-    return GateDecision(passes, agreement, significant, len(table), min_agreement, worst)
+    differ = ()
+    if claims is not None and len(claims):
+        differ = tuple(f"{r.claim}, {r.model}/{r.task}" for r in claims[~claims.same.astype(bool)].itertuples())
+    passes = agreement >= min_agreement and significant == 0 and not differ
+    n_claims = 0 if claims is None else len(claims)
+    return GateDecision(passes, agreement, significant, len(table), min_agreement, worst, n_claims, differ)

@@ -224,6 +224,21 @@ class ModelLoadError(ValueError):
     """A model that cannot be loaded: the message names it and the ways to fix it."""
 
 
+def check_safetensors(path: str | Path) -> None:
+    """Refuse a local model directory whose weights are pickled (``*.bin``, ``*.pt``, ``*.pth``, ``*.ckpt``) and
+    not also in safetensors: unpickling runs whatever code the file holds, so it is never attempted."""
+    path = Path(path)
+    if not path.is_dir() or any(path.glob("*.safetensors")):
+        return
+    pickled = sorted(p.name for ext in ("*.bin", "*.pt", "*.pth", "*.ckpt") for p in path.glob(ext))
+    if pickled:
+        raise ModelLoadError(
+            f"model directory {path} holds pickled weights ({', '.join(pickled[:3])}) and no safetensors: svd_icl "
+            "never unpickles weights (a pickle can run code when loaded); convert them once, in an environment you "
+            "trust, e.g. AutoModelForCausalLM.from_pretrained(DIR, use_safetensors=False).save_pretrained(NEW_DIR)"
+        )
+
+
 def load_model(
     name: str,
     dtype: torch.dtype = torch.float32,
@@ -240,7 +255,9 @@ def load_model(
     if not Path(path).exists() and "/" not in path:
         known = ", ".join([*BUNDLED, *ALIASES])
         raise ValueError(f"unknown model {name!r}: not a local directory or Hub id (org/name); known names: {known}")
-    kwargs = {"dtype": dtype, "trust_remote_code": trust_remote_code}
+    check_safetensors(path)
+    # safetensors only: a pickled checkpoint (pytorch_model.bin) can run code when it is unpickled
+    kwargs = {"dtype": dtype, "trust_remote_code": trust_remote_code, "use_safetensors": True}
     if device_map is not None:
         kwargs["device_map"] = device_map
     try:

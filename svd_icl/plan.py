@@ -33,13 +33,20 @@ from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, prompt_plan, unpru
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ("default", "full", "smoke", "paper")
 
-# Measured distances from the arithmetic floor on the 2-core CPUs this project builds on (n = 200 SST-2, n = 100
-# COPA, Gemma and SmolLM2, float32): a classification evaluation runs at 2.0x its matmul floor (short query rows,
-# KV-cache concatenation); a choice task's rows are longer and run at 1.2x, and its full-vocabulary log-softmax at
-# 3.2x its output product (the exp over 262k logits per scored token is not a matmul).
+# Measured on the 2-core CPUs this project builds on (float32; Gemma and SmolLM2 on SST-2 with 200 queries, Gemma on
+# COPA with 100; the precision chapter's per-point seconds of a cold build): the decoder layers of a classification
+# evaluation run at 2.0x their matmul floor (short query rows), a choice task's longer rows at 1.7x; a choice task's
+# full-vocabulary log-softmax at 2.25x its output product (the exp over 262k logits per scored token is not a
+# matmul) and it is paid at every clip rate whatever the layer; each clip rate of a layer-resumed sweep also pays
+# about a tenth of a full evaluation in fixed work (per-batch copies of the demonstrations' cache, masks).
 EFFICIENCY = 2.0
-EFFICIENCY_CHOICE = 1.2
-SOFTMAX_FACTOR = 3.2
+EFFICIENCY_CHOICE = 1.7
+SOFTMAX_FACTOR = 2.25
+PER_RATE_OVERHEAD = 0.10
+# bfloat16 matmuls run about 3.9x faster than float32 here (AVX512-BF16), but a bfloat16 sweep point only about
+# 2.3x (the precision chapter's recorded seconds): the rest of the work (norms, softmax, casts) does not speed up.
+DTYPE_EFFICIENCY = {"float32": 1.0, "bfloat16": 1.7, "float16": 1.7}
+SVDVALS_FLOPS_PER_MNK = 30  # singular values only (condition numbers): Qwen2.5-1.5B's 196 matrices in ~3.5 min
 SVD_FLOPS_PER_MNK = 50  # one SVD of an (m, n) matrix ~ 50 m n min(m, n) matmul-FLOP equivalents (bench_svd.py)
 NOTEBOOK_OVERHEAD_S = 25  # kernel start, imports, model loads, plots: a chapter with everything stored
 # Chapters whose compute is not sweep points (trained toys): seconds of a cold run at the default parameters on this
@@ -208,16 +215,17 @@ def needs_fig4(p: dict) -> list[Need]:
 
 
 def needs_fig3(p: dict) -> list[Need]:
-    return [
-        Need(
-            "fig3",
-            f"{m} condition numbers",
-            "fixed",
-            total=1,
-            extra={"model": m, "pattern": f"fig3_cond_{m.replace('/', '_')}.csv"},
-        )  # fmt: skip
-        for m in p["models"]
-    ]
+    """Per model: its condition-number table, the permuted-entries control (as many SVDs again) and the Gaussian
+    null (``null_draws`` SVDs per distinct shape)."""
+    out = []
+    for m in p["models"]:
+        tag = m.replace("/", "_")
+        for label, pattern, scale in (("condition numbers", f"fig3_cond_{tag}.csv", 1.0),
+                                      ("permuted-entries control", f"fig3_permuted_{tag}.csv", 1.0),
+                                      ("Gaussian null", f"fig3_null_{tag}.csv", None)):  # fmt: skip
+            extra = {"model": m, "pattern": pattern, "svd_scale": scale, "draws": p.get("null_draws", 10)}
+            out.append(Need("fig3", f"{m} {label}", "fixed", total=1, extra=extra))
+    return out
 
 
 def needs_fixed(name: str, p: dict) -> list[Need]:
@@ -292,9 +300,16 @@ def _svd_seconds(name: str, module: str, gflops: float) -> float:
     return work / (gflops * 1e9)
 
 
+MEASURED: dict[str, float] = {}  # throughputs read from --throughput-file (measured once, on an idle machine)
+
+
 @cache
 def throughput(dtype: str = "float32") -> float:
-    """This CPU's matmul throughput in GFLOP/s for ``dtype`` (1024 x 1024 products, all torch threads)."""
+    """This CPU's matmul throughput in GFLOP/s for ``dtype`` (1024 x 1024 products, all torch threads), or the value
+    measured earlier in this build (``MEASURED``): a watcher measuring while the notebooks run would see the
+    cores shared and overestimate every point."""
+    if dtype in MEASURED:
+        return MEASURED[dtype]
     import torch
 
     a = torch.randn(1024, 1024, dtype=getattr(torch, dtype))
@@ -308,22 +323,43 @@ def throughput(dtype: str = "float32") -> float:
     return 2 * 1024**3 * 4 / best / 1e9
 
 
-def evaluation_seconds(name: str, plan: SweepPlan, dtype: str = "float32") -> float:
-    """Estimated seconds of one unpruned evaluation of ``plan``'s prompts (prefix once, queries batched)."""
+@dataclass(frozen=True)
+class EvalCost:
+    """Estimated seconds of one unpruned evaluation of a prompt set, split as a layer-resumed sweep pays it."""
+
+    body: float  # the decoder layers, prefix once and queries batched (a layer-l rate runs (L - l) / L of it)
+    head: float  # the scoring products (paid in full at every rate)
+
+    @property
+    def full(self) -> float:
+        return self.body + self.head
+
+    def unit(self, layer: int, num_layers: int, rates: int) -> float:
+        """A layer-resumed sweep of ``rates`` clip rates at ``layer``: the layers below once, the rest per rate."""
+        above = (num_layers - layer) / num_layers
+        per_rate = self.body * (above + PER_RATE_OVERHEAD) + self.head
+        return self.body * (layer / num_layers) + rates * per_rate
+
+
+def evaluation_cost(name: str, plan: SweepPlan, dtype: str = "float32") -> EvalCost:
+    """:class:`EvalCost` of ``plan``'s prompts on model ``name``: matmul FLOPs over this CPU's throughput, scaled
+    by the measured distances from that floor (the constants above)."""
     per_token, hidden, vocab = _layer_flops(name)
     p = plan.prompts
     L = plan.num_layers
     context = len(p.prefix) + 32
     if p.shared_single_tokens is not None:
         tokens = len(p.prefix) + sum(len(q) for q in p.queries)
-        flops = EFFICIENCY * tokens * L * (per_token + 4 * hidden * context)
+        body = EFFICIENCY * tokens * L * (per_token + 4 * hidden * context)
+        head = 2.0 * hidden * len(p) * len(p.candidates[0])
     else:  # one row per (query, candidate); full-vocabulary log-softmax at each continuation token
         rows = [len(q) + len(c) for q, cands in zip(p.queries, p.candidates) for c in cands]
         scored = sum(len(c) for cands in p.candidates for c in cands)
         tokens = len(p.prefix) + sum(rows)
-        flops = EFFICIENCY_CHOICE * tokens * L * (per_token + 4 * hidden * context)
-        flops += SOFTMAX_FACTOR * 2 * hidden * vocab * scored
-    return flops / (throughput(dtype) * 1e9)
+        body = EFFICIENCY_CHOICE * tokens * L * (per_token + 4 * hidden * context)
+        head = SOFTMAX_FACTOR * 2 * hidden * vocab * scored
+    scale = DTYPE_EFFICIENCY.get(dtype, 1.0) / (throughput(dtype) * 1e9)
+    return EvalCost(body * scale, head * scale)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -385,11 +421,10 @@ class Planner:
         earlier |= wanted
         if 0.0 in plan.config.clip_rates:
             self.planned_unpruned.add(prompt_set)
-        full = evaluation_seconds(need.config.model, plan, need.dtype)
+        cost = evaluation_cost(need.config.model, plan, need.dtype)
         L, g = plan.num_layers, throughput(need.dtype)
         need.seconds = sum(
-            full * (la / L + len(rates) * (L - la) / L) + _svd_seconds(need.config.model, mo, g)
-            for la, mo, rates in units
+            cost.unit(la, L, len(rates)) + _svd_seconds(need.config.model, mo, g) for la, mo, rates in units
         )
 
     def _confirmation(self, need: Need) -> None:
@@ -403,12 +438,12 @@ class Planner:
         wanted = [(s, shots, z) for s in e["demo_seeds"] for z in (True, False)] + [(None, 0, True)]
         need.stored = sum(w in found for w in wanted)
         config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="test", n=e["n"])
-        full = evaluation_seconds(e["model"], self.plan(Need("", "", "sweep", config=config)))
+        cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
         L = _layers(e["model"])
-        depth = sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"])  # layer not chosen yet
-        per_set = full * (depth / L + 2 * (L - depth) / L)
+        depth = round(sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"]))  # not chosen yet
         missing_sets = sum((s, shots, False) not in found for s in e["demo_seeds"])
-        need.seconds = missing_sets * per_set + ((None, 0, True) not in found) * full * 0.5
+        zero_shot = cost.full * 0.5  # no demonstrations: shorter prompts
+        need.seconds = missing_sets * cost.unit(depth, L, 2) + ((None, 0, True) not in found) * zero_shot
 
     def _algorithm1(self, need: Need) -> None:
         e = need.extra
@@ -425,8 +460,7 @@ class Planner:
         cost = 0.0
         for split, n, rates in (("validation", e["n_validation"], len(e["grid"])), ("test", e["n_test"], 2)):
             config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seeds"][0], split=split, n=n)
-            full = evaluation_seconds(e["model"], self.plan(Need("", "", "sweep", config=config)))
-            cost += full * (layer / L + rates * (L - layer) / L)
+            cost += evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config))).unit(layer, L, rates)
         need.seconds = (need.total - need.stored) * (cost + _svd_seconds(e["model"], e["module"], throughput()))
 
     def _fixed(self, need: Need) -> None:
@@ -438,8 +472,10 @@ class Planner:
         from svd_icl.architectures import architecture_for, decoder_layers
 
         model = _meta_model(e["model"])
-        work = sum(SVD_FLOPS_PER_MNK / 5 * p.shape[0] * p.shape[1] * min(p.shape)  # singular values only
-                   for p in decoder_layers(model, architecture_for(model)).parameters() if p.ndim == 2)  # fmt: skip
+        shapes = [tuple(p.shape) for p in decoder_layers(model, architecture_for(model)).parameters() if p.ndim == 2]
+        if e["svd_scale"] is None:  # the Gaussian null: draws per distinct shape
+            shapes = list(dict.fromkeys(shapes)) * int(e["draws"])
+        work = sum(SVDVALS_FLOPS_PER_MNK * a * b * min(a, b) for a, b in shapes)
         need.seconds = 0.0 if need.stored else work / (throughput() * 1e9)
 
 
@@ -571,6 +607,31 @@ def watch(profile: str, results: Path, interval: float, current: Path | None, bu
                   + ", ".join(busy[:3]), flush=True)  # fmt: skip
 
 
+def _shared_throughput(path: Path) -> None:
+    """Read the build's measured throughputs from ``path``, or measure them now and write them there."""
+    if path.exists():
+        MEASURED.update(json.loads(path.read_text()))
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({d: throughput(d) for d in ("float32", "bfloat16")}))
+
+
+def fill(needs: list[Need], results: Path, address: str, workers: int | None = None, cpus_per_worker: int = 1) -> int:
+    """Compute every planned sweep point on a Ray cluster (:func:`svd_icl.distributed.run_sweep_ray`) into the
+    build's results files, so that the notebooks then only read and replot them. Returns the points computed.
+    Confirmations and Algorithm 1 runs depend on earlier results (a selection, condition numbers) and are left to
+    the chapters (or ``svd-icl algorithm1 --ray``)."""
+    from svd_icl.distributed import run_sweep_ray
+
+    computed = 0
+    for need in needs:
+        if need.kind == "sweep" and need.stored < need.total:
+            before = need.stored
+            run_sweep_ray(need.config, results / need.store, need.dtype, address, workers, cpus_per_worker)
+            computed += need.total - before
+    return computed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="svd-icl plan", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="default", help="default, smoke, paper (a params/<chapter> file)")
@@ -580,8 +641,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--current", default=None, help="file holding the chapter being executed (--watch)")
     parser.add_argument("--build-pid", type=int, default=None, help="the build's process (--watch: others compete)")
     parser.add_argument("--check", action="store_true", help="fail unless the stored points are the planned ones")
+    parser.add_argument("--fill", default=None, metavar="local|auto|ADDRESS",
+                        help="compute the planned sweep points on this Ray cluster, then exit")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=None, help="Ray workers for --fill")
+    parser.add_argument("--throughput-file", default=None,
+                        help="JSON file of measured GFLOP/s: written if missing, read if present")  # fmt: skip
     args = parser.parse_args(argv)
     results = Path(args.results)
+    if args.throughput_file:
+        _shared_throughput(Path(args.throughput_file))
     chapters = args.chapters.split(",") if args.chapters else toc_chapters()
     try:
         if args.watch:
@@ -592,6 +660,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"svd-icl plan: error: {exc}", file=sys.stderr)
         return 2
     print(plan_table(needs, chapters))
+    if args.fill:
+        computed = fill(needs, results, args.fill, args.workers)
+        print(f"svd-icl plan: {computed} sweep points computed on Ray into {results}")
+        return 0
     if args.check:
         problems = check(needs, results)
         for p in problems:

@@ -398,3 +398,50 @@ def rank_plot(ranks: pd.DataFrame) -> plt.Figure:
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def forest_plot(effects: pd.DataFrame) -> plt.Figure:
+    """Every quantitative claim's effect at a glance: one row per (claim, case) of :func:`svd_icl.summary.effects`,
+    the measured effect (accuracy points) with its simultaneous interval, coloured by the case's outcome, the claim's
+    margin as a dotted tick and the value reported in the paper (where it has one) as a cross."""
+    colours = {"holds": "#1a7f37", "does not hold": "#cf222e", "undetermined": "#57606a"}
+    rows = effects.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(rows) + 1.2))
+    y = np.arange(len(rows))[::-1]
+    for yi, r in zip(y, rows.itertuples()):
+        colour = colours.get(r.outcome, "#9a6700")  # degenerate-prompt recoveries in amber
+        ax.plot([100 * r.low, 100 * r.high], [yi, yi], color=colour, lw=2)
+        ax.plot(100 * r.difference, yi, "o", color=colour, ms=5)
+        if pd.notna(r.margin):
+            ax.plot(100 * r.margin, yi, "|", color="k", ms=9, alpha=0.6)
+        if pd.notna(r.reported):
+            ax.plot(100 * r.reported, yi, "x", color="k", ms=6)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(y, [f"{r.claim_short}: {r.case}" for r in rows.itertuples()], fontsize=7)
+    ax.set_xlabel("effect (accuracy points): dot and simultaneous interval; | margin; x reported in the paper")
+    handles = [plt.Line2D([], [], color=c, lw=2, label=o) for o, c in colours.items()]
+    handles.append(plt.Line2D([], [], color="#9a6700", lw=2, label="recovery from a degenerate prompt"))
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def null_excess_grid(nulled: dict[str, pd.DataFrame], aggregate: str = "max") -> plt.Figure:
+    """Per model, each module's condition number over its shape's Gaussian null median, by layer (log scale; 1 is
+    what a random matrix of that shape gives), with the permuted-entries control as a dashed line."""
+    fig, axes = plt.subplots(1, len(nulled), figsize=(4.2 * len(nulled), 3.2), squeeze=False)
+    for ax, (name, t) in zip(axes[0], nulled.items()):
+        for module, colour in (("attn", "C0"), ("mlp", "C1")):
+            sub = t[t.module == module]
+            ax.plot(sub.groupby("layer").excess.agg(aggregate), color=colour, marker="o", ms=3, label=module.upper())
+            if "permuted_cond" in sub:
+                ratio = (sub.permuted_cond / sub.null_median).groupby(sub.layer).agg(aggregate)
+                ax.plot(ratio, color=colour, ls="--", lw=1, label=f"{module.upper()} entries permuted")
+        ax.axhline(1, color="k", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("layer")
+    axes[0][0].set_ylabel(f"cond / Gaussian null median ({aggregate} per module)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -73,6 +73,25 @@ class Pruner:
             self._cache[matrix] = decompose(weight_view(self._layers[layer], spec), dtype=self.svd_dtype)
         return self._cache[matrix]
 
+    def _write(
+        self, layer: int, module: str, clip_rate: float, originals: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> list[TruncationInfo]:
+        """Write the rank-r truncations of ``module``'s matrices of ``layer`` into the model, appending each
+        overwritten (view, original) pair to ``originals`` as it goes (so a failure midway can be undone)."""
+        xi = check_clip_rate(clip_rate)
+        layer = check_layer(self.model, layer, self.arch)
+        infos: list[TruncationInfo] = []
+        for name, (_, spec) in select_matrices(self.arch, module).items():
+            view = weight_view(self._layers[layer], spec)
+            f = self.factors(layer, name)
+            rank = f.rank_for(xi)
+            full = f.S.numel()
+            infos.append(TruncationInfo(layer, name, tuple(view.shape), rank, full, f.dropped_energy(rank)))
+            if rank < full:
+                originals.append((view, view.clone()))
+                view.copy_(f.reconstruct(rank).to(view.dtype))
+        return infos
+
     @contextmanager
     def truncated(self, layer: int, module: str, clip_rate: float) -> Iterator[list[TruncationInfo]]:
         """Within the block, the selected matrices of ``layer`` are their rank-r truncations.
@@ -81,25 +100,16 @@ class Pruner:
         A clip rate whose rank is the full rank leaves the matrix untouched (bit-exact), unlike rebuilding it
         from its factors, which would add rounding noise.
         """
-        xi = check_clip_rate(clip_rate)
-        layer = check_layer(self.model, layer, self.arch)
-        selected = select_matrices(self.arch, module)
         originals: list[tuple[torch.Tensor, torch.Tensor]] = []
-        infos: list[TruncationInfo] = []
         try:
-            for name, (_, spec) in selected.items():
-                view = weight_view(self._layers[layer], spec)
-                f = self.factors(layer, name)
-                rank = f.rank_for(xi)
-                full = f.S.numel()
-                infos.append(TruncationInfo(layer, name, tuple(view.shape), rank, full, f.dropped_energy(rank)))
-                if rank < full:
-                    originals.append((view, view.clone()))
-                    view.copy_(f.reconstruct(rank).to(view.dtype))
-            yield infos
+            yield self._write(layer, module, clip_rate, originals)
         finally:
             for view, saved in reversed(originals):
                 view.copy_(saved)
+
+    def apply(self, layer: int, module: str, clip_rate: float) -> list[TruncationInfo]:
+        """Truncate for good (no restore): what an export writes to disk. Prefer :meth:`truncated` in-process."""
+        return self._write(layer, module, clip_rate, [])
 
 
 @contextmanager
@@ -123,6 +133,15 @@ class LowRankLinear(nn.Module):
             self.up.weight.copy_((factors.U[:, :rank] * root).to(dtype))
             if bias is not None:
                 self.up.bias.copy_(bias)
+
+    @classmethod
+    def empty(cls, in_features: int, out_features: int, rank: int, bias: bool, dtype: torch.dtype) -> LowRankLinear:
+        """A rank-``rank`` map of the given shape with uninitialised factors, for loading saved ones into."""
+        self = cls.__new__(cls)
+        nn.Module.__init__(self)
+        self.down = nn.Linear(in_features, rank, bias=False, dtype=dtype)
+        self.up = nn.Linear(rank, out_features, bias=bias, dtype=dtype)
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.up(self.down(x))

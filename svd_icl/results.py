@@ -40,6 +40,29 @@ def cached_table(path: str | Path, settings: dict, compute: Callable[[], pd.Data
     return table
 
 
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"  # the checkout's notebooks (absent when installed)
+
+
+def resolve_results_dir(results_dir: str | Path) -> Path:
+    """Where a notebook keeps its results, whatever directory papermill was called from.
+
+    An absolute ``results_dir`` is used as given. A relative one (the notebooks' default is ``../results``) is
+    taken from ``$SVD_ICL_RESULTS`` when that is set; else from the working directory when it is a ``notebooks``
+    directory (``papermill --cwd notebooks``, and the build's copies under ``build/<profile>/src/notebooks``); else
+    from this checkout's ``notebooks/`` directory, so that ``papermill notebooks/fig1.ipynb out.ipynb`` called from
+    the repository root (or anywhere) writes to ``<repository>/results`` and never outside the repository.
+    """
+    path = Path(results_dir).expanduser()
+    if path.is_absolute():
+        return path
+    if os.environ.get("SVD_ICL_RESULTS"):
+        return Path(os.environ["SVD_ICL_RESULTS"]).expanduser().resolve()
+    cwd = Path.cwd()
+    if cwd.name == "notebooks" or not NOTEBOOKS.is_dir():
+        return (cwd / path).resolve()
+    return (NOTEBOOKS / path).resolve()
+
+
 FORMAT_VERSION = 2  # bump when a record's meaning changes; records of another version are never reused
 
 

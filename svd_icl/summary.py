@@ -112,3 +112,17 @@ def record_markdown(results_dir: str | Path, chapters: list[str], timings: dict[
     lines += ["", "| Step | Wall time |", "|---|---|"]
     lines += [f"| {_cell(step)} | {seconds / 60:.1f} min |" for step, seconds in timings.items()]
     return "\n".join(lines)
+
+
+def effects(results_dir: str | Path, chapters: list[str]) -> pd.DataFrame:
+    """The quantitative effects the chapters recorded beside their claims (a claim's ``effects``: one dict per case
+    with ``case``, ``difference``, ``low``, ``high`` (simultaneous interval), ``outcome``, ``margin`` and
+    ``reported``, the paper's value or None), one row each, in chapter order: what the summary's forest plot shows."""
+    rows = []
+    table = collect(results_dir, chapters)
+    for r in table.to_dict("records"):
+        for e in r.get("effects") if isinstance(r.get("effects"), list) else []:
+            short = str(r.get("short") or r["claim"].split("(")[0].strip())[:48]
+            rows.append({"chapter": r["chapter"], "claim": r["claim"], "claim_short": short, **e})
+    cols = ["chapter", "claim", "claim_short", "case", "difference", "low", "high", "outcome", "margin", "reported"]
+    return pd.DataFrame(rows, columns=cols)

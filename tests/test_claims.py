@@ -279,3 +279,50 @@ def test_condition_gain(gain, outcome):
     assert out.chosen_layer == 7 and out.layers == 8  # deepest of the top 3 condition numbers
     assert out.best_gain == pytest.approx(max(gain(la) for la in range(8)), abs=0.01)
     assert "condition numbers" in claims.describe_condition_gain(out)
+
+
+def test_a_square_gaussian_is_worse_conditioned_than_a_tall_one():
+    from svd_icl.conditioning import gaussian_null
+
+    null = gaussian_null([(64, 64), (256, 64)], draws=5).set_index("shape")
+    assert null.loc[[(64, 64)], "null_median"].iloc[0] > 10 * null.loc[[(256, 64)], "null_median"].iloc[0]
+
+
+def test_the_shape_null_removes_a_gap_made_by_shape_and_keeps_a_planted_depth_trend():
+    from svd_icl.claims import fig3_null_verdicts, fig3_verdicts
+    from svd_icl.conditioning import against_null, depth_and_module_trends
+
+    layers = range(10)
+    rows = []
+    for la in layers:  # ATTN square (null 1000), MLP tall (null 5); both twice their null, MLP's excess rises
+        rows.append({"layer": la, "module": "attn", "matrix": "q", "shape": "(64, 64)", "cond": 2000.0 + la % 3})
+        rows.append({"layer": la, "module": "mlp", "matrix": "up", "shape": "(256, 64)", "cond": 5.0 * (2 + la)})
+    table = pd.DataFrame(rows)
+    null = pd.DataFrame({"shape": [(64, 64), (256, 64)], "null_low": [500.0, 4.0], "null_median": [1000.0, 5.0],
+                         "null_high": [2000.0, 6.0], "draws": 5})  # fmt: skip
+    nulled = against_null(table, null)
+    assert nulled.excess.tolist()[:2] == [2.0, 2.0]
+    raw = fig3_verdicts(depth_and_module_trends(table).assign(model="m").set_index("model")).iloc[0]
+    after = fig3_null_verdicts({"m": nulled}).iloc[0]
+    assert raw.mlp_better == "holds" and after.mlp_better != "holds"  # the raw gap was the shape's
+    assert after.grows_with_depth == "holds" and after.spearman_mlp > 0.9  # the planted trend survives
+
+
+def test_partial_spearman_removes_a_shared_dependence_on_depth():
+    rng = np.random.default_rng(0)
+    depth = np.arange(40, dtype=float)
+    x, y = depth + rng.normal(0, 3, 40), depth + rng.normal(0, 3, 40)  # both follow depth, not each other
+    assert claims.partial_spearman(x, y, depth) == pytest.approx(0, abs=0.35)
+    w = x + rng.normal(0, 1, 40)  # follows x beyond depth
+    assert claims.partial_spearman(x, w, depth) > 0.6
+
+
+def test_condition_gain_with_depth_held_fixed():
+    # condition number and gain both rise with depth: the raw association holds, the depth-adjusted one cannot
+    # (the residuals are pure noise), and the deepest layer alone gains as much as Algorithm 1's pick
+    jitter = [0.0, 1.6, -1.4, 1.2, -1.5, 1.3, -1.2, 0.0]
+    out = claims.condition_gain(_depth_sweep(lambda la: 0.02 * la), _cond_table(lambda la: 10.0 + la + jitter[la]),
+                                ["model", "task"], k=3).iloc[0]  # fmt: skip
+    assert out.outcome == HOLDS and out.outcome_given_depth != HOLDS
+    assert out.deepest_gain >= out.chosen_gain
+    assert "depth alone does as well" in claims.describe_condition_gain(out)

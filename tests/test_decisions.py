@@ -141,3 +141,30 @@ def test_algorithm1_runs_are_adjusted_together_and_guarded():
     out = claims.algorithm1_tests(pd.DataFrame([run(before, after), run(at_majority, lifted), run(before, before)]))
     assert out.outcome.tolist() == [HOLDS, DEGENERATE, FAILS] and (out.m == 3).all()
     assert len(before) == n and out.mde.iloc[2] < out.mde.iloc[0]
+
+
+def _best(change, sem, m=20, base=0.10):
+    rows = {"change": change, "change_sem": sem, "m": m, "unpruned error": base}
+    return pd.DataFrame(rows, index=[5, 10, 20][: len(change)])
+
+
+def test_the_toy_improvement_is_decided_by_the_rule_not_by_significance_alone():
+    from svd_icl.claims import FAILS, HOLDS, UNDETERMINED, toy_improvement
+
+    # error 0.10: a decrease of 0.02 (20%) with a tiny standard error holds; an increase of 0.02 whose interval
+    # excludes even a 1% decrease does not hold; a change of 0 with a wide interval is undetermined
+    out = toy_improvement(_best([-0.02, 0.02, 0.0], [0.001, 0.001, 0.01]))
+    assert list(out.outcome) == [HOLDS, FAILS, UNDETERMINED]
+    assert out.decrease.iloc[0] == pytest.approx(0.2)
+    # the interval is simultaneous over the m truncations searched: more of them, a wider interval
+    assert (toy_improvement(_best([0.0], [0.01], m=200)).high > toy_improvement(_best([0.0], [0.01], m=2)).high).all()
+
+
+def test_a_bound_below_the_gap_never_refutes_theorem2():
+    from svd_icl.claims import gap_status, theorem2_gap_verdicts
+
+    table = pd.DataFrame({"approx": ["diag"] * 2, "gap": [0.1, 0.2], "holds": [False, False],
+                          "looseness": [0.5, 0.4], "bound": [0.05, 0.08]})  # fmt: skip
+    verdicts = theorem2_gap_verdicts(table)
+    assert gap_status(verdicts) == "undetermined"
+    assert gap_status(theorem2_gap_verdicts(table.assign(holds=True))) == "reproduced"

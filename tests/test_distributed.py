@@ -91,7 +91,7 @@ def test_algorithm1_on_ray_matches_in_process(checkpoint, tmp_path, cluster):
     import torch
 
     from svd_icl.algorithm1 import KEY_FIELDS as A1_KEY
-    from svd_icl.algorithm1 import run_grid
+    from svd_icl.distributed import run_grid
     from svd_icl.models import load_model
 
     model, tok = load_model(str(checkpoint / "model"), torch.float32)

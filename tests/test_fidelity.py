@@ -101,3 +101,42 @@ def test_every_chapter_defaults_to_the_gated_dtype(path):
     params = inspect_notebook(str(path))
     if "dtype" in params:
         assert json.loads(params["dtype"]["default"].replace("'", '"')) == BOOK_DTYPE
+
+
+def test_a_flipped_claim_fails_the_gate_although_every_answer_agrees():
+    table = compare_dtypes(_frame([0, 0, 0]))
+    claims = pd.DataFrame({"claim": ["deep layers", "collapse"], "model": "m", "task": "t", "same": [True, False]})
+    decision = gate(table, claims=claims)
+    assert not decision.passes and decision.claims == 2 and decision.claims_differ == ("collapse, m/t",)
+    assert "1 of 2 claim outcomes differ between the formats (collapse, m/t)" in decision.sentence()
+    assert gate(table, claims=claims.assign(same=True)).passes
+
+
+def _sweep(dtype: str, deep_collapses: bool, n: int = 300) -> pd.DataFrame:
+    """SST-2-like records on 4 layers: the unpruned model right on 90% of the queries; truncating layer 0 collapses
+    every answer onto class 0; truncating layer 3 keeps the answers, unless ``deep_collapses``."""
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, n)
+    good = np.where(rng.random(n) < 0.9, labels, 1 - labels)
+    rows = []
+    for layer in (0, 3):
+        for xi in (0.0, 0.5, 0.9, 0.99):
+            collapse = xi > 0 and (layer == 0 or deep_collapses)
+            pred = np.zeros(n, dtype=int) if collapse else good
+            rows.append({"model": "m", "task": "sst2", "layer": layer, "module": "mlp", "clip_rate": xi,
+                         "dtype": dtype, "labels": labels.tolist(), "predictions": pred.tolist(),
+                         "accuracy": float((pred == labels).mean()), "num_layers": 4,
+                         "majority_rate": float(max(labels.mean(), 1 - labels.mean()))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_claim_outcomes_are_compared_between_formats():
+    from svd_icl.claims import outcomes_by_dtype
+
+    same = outcomes_by_dtype(pd.concat([_sweep("float32", False), _sweep("bfloat16", False)]), "float32", "bfloat16",
+                             ["model", "task"])  # fmt: skip
+    assert len(same) == 3 and same.same.all()
+    flipped = outcomes_by_dtype(pd.concat([_sweep("float32", False), _sweep("bfloat16", True)]), "float32",
+                                "bfloat16", ["model", "task"])  # fmt: skip
+    depth = flipped.set_index("claim").loc["deep layers tolerate truncation"]
+    assert depth.outcome_float32 == "holds" and depth.outcome_bfloat16 != "holds" and not depth.same

@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from svd_icl.plan import Need, Planner, chapter_parameters, main, toc_chapters
+from svd_icl.plan import ROOT, Need, Planner, chapter_parameters, main, toc_chapters
 from svd_icl.summary import record_markdown
 from svd_icl.sweep import SweepConfig, run_sweep
 from tests.tiny_models import tiny_model, tiny_tokenizer
@@ -17,7 +17,7 @@ def test_parameters_are_the_notebook_defaults_under_the_profile_file():
     assert chapters[0] == "precision" and chapters[-1] == "summary" and "fig1" in chapters
     default = chapter_parameters("fig1")
     smoke = chapter_parameters("fig1", "smoke")
-    overrides = yaml.safe_load(open("params/fig1/smoke.yaml"))
+    overrides = yaml.safe_load((ROOT / "params" / "fig1" / "smoke.yaml").read_text())
     assert smoke["runs"] == overrides["runs"] and smoke["n_search"] == overrides["n_search"]
     assert smoke["modules"] == default["modules"]  # not in the file: the notebook's default
     assert chapter_parameters("fig3", "full") == chapter_parameters("fig3")  # no full.yaml: defaults
@@ -68,3 +68,16 @@ def test_readme_record_comes_from_the_verdict_files(tmp_path):
     assert "| fig1 | Truncation \\| raises | Fig. 1 | **undetermined** | n = 5 detects +30 |" in text
     assert "| fig2 | (chapter not run) |" in text
     assert "| (whole build) | 50.0 min |" in text and "| fig1 | 1.5 min |" in text
+
+
+def test_a_ray_cluster_fills_the_planned_points_and_the_chapter_then_computes_nothing(checkpoint, tmp_path):
+    from svd_icl.plan import fill
+
+    need = Planner(tmp_path).evaluate(_need(checkpoint))
+    assert fill([need], tmp_path, "local", workers=1) == 12
+    after = Planner(tmp_path).evaluate(_need(checkpoint))
+    assert (after.stored, after.seconds) == (12, 0)
+    # the notebook's own call now finds every point and computes none
+    lines = (tmp_path / "sweeps.jsonl").read_text().count("\n")
+    points = run_sweep(tiny_model("llama"), tiny_tokenizer(), need.config, tmp_path / "sweeps.jsonl", progress=False)
+    assert len(points) == 12 and (tmp_path / "sweeps.jsonl").read_text().count("\n") == lines

@@ -1,9 +1,146 @@
-"""Every verdict the book states: the shared decision core (:mod:`svd_icl.claims.core`) and the chapters' claims
-(:mod:`svd_icl.claims.chapters`), re-exported here so that a chapter imports ``from svd_icl.claims import ...``."""
+"""Every verdict the book states: one decision core (:mod:`svd_icl.claims.core`: the rule, margins, detectable
+effects, families, intervals) and one module per chapter's claims over it, re-exported here so that a chapter
+imports ``from svd_icl.claims import ...``. Nothing below this package imports it."""
 
-from svd_icl.claims.chapters import *  # noqa: F403
-from svd_icl.claims.chapters import __all__ as _chapter_names
-from svd_icl.claims.core import *  # noqa: F403
-from svd_icl.claims.core import __all__ as _core_names
+from svd_icl.analysis import group_fields
+from svd_icl.claims.core import (
+    ALPHA,
+    DEGENERATE,
+    FAILS,
+    HOLDS,
+    MARGINS,
+    OUTCOMES,
+    PARTLY,
+    POWER,
+    REFUTED,
+    REPRODUCED,
+    STATUS_UNDETERMINED,
+    STATUSES,
+    UNDETERMINED,
+    Interval,
+    check_outcomes,
+    decide,
+    degenerate,
+    detectable_effect,
+    family_level,
+    fmt_p,
+    gain_outcome,
+    outcome_status,
+    paired_interval,
+    power_note,
+)
+from svd_icl.claims.fig1 import (
+    can_improve,
+    confirmation_verdicts,
+    depth_stability,
+    describe_confirmation,
+    describe_fig1,
+    shallow_collapse,
+)
+from svd_icl.claims.fig2 import (
+    choose_variant,
+    collapse_grows_with_shots,
+    describe_fig2,
+    describe_variants,
+    shots_help,
+    variant_tests,
+)
+from svd_icl.claims.fig3 import (
+    describe_null,
+    describe_trends,
+    describe_uniform_trends,
+    fig3_null_verdicts,
+    fig3_verdicts,
+    uniform_quant_trends,
+    uniform_trend_outcome,
+)
+from svd_icl.claims.fig4 import algorithm1_tests, condition_gain, describe_condition_gain, partial_spearman
+from svd_icl.claims.fig5 import fig5_verdicts
+from svd_icl.claims.points import COLLAPSE_MARGIN, baseline, collapsed, correctness, effect, point_tests
+from svd_icl.claims.precision import claim_outcomes, outcomes_by_dtype
+from svd_icl.claims.quantization import COMPARABLE, describe_confound, quantization_confound
+from svd_icl.claims.scale import describe_scale
+from svd_icl.claims.theorem1 import theorem1_verdicts
+from svd_icl.claims.theorem2 import (
+    assumption1_verdicts,
+    bound_tracking,
+    examples_findings,
+    gap_status,
+    learning_curve_findings,
+    remark5_findings,
+    theorem2_gap_verdicts,
+    toy_improvement,
+)
 
-__all__ = sorted({*_chapter_names, *_core_names})
+__all__ = [
+    "partial_spearman",
+    "fig3_null_verdicts",
+    "describe_null",
+    "toy_improvement",
+    "remark5_findings",
+    "learning_curve_findings",
+    "gap_status",
+    "examples_findings",
+    "bound_tracking",
+    "ALPHA",
+    "DEGENERATE",
+    "FAILS",
+    "HOLDS",
+    "Interval",
+    "MARGINS",
+    "OUTCOMES",
+    "PARTLY",
+    "POWER",
+    "REFUTED",
+    "REPRODUCED",
+    "STATUSES",
+    "STATUS_UNDETERMINED",
+    "UNDETERMINED",
+    "check_outcomes",
+    "decide",
+    "degenerate",
+    "detectable_effect",
+    "family_level",
+    "fmt_p",
+    "gain_outcome",
+    "outcome_status",
+    "paired_interval",
+    "power_note",
+    "COLLAPSE_MARGIN",
+    "COMPARABLE",
+    "algorithm1_tests",
+    "assumption1_verdicts",
+    "baseline",
+    "can_improve",
+    "choose_variant",
+    "claim_outcomes",
+    "collapse_grows_with_shots",
+    "collapsed",
+    "condition_gain",
+    "confirmation_verdicts",
+    "correctness",
+    "depth_stability",
+    "describe_condition_gain",
+    "describe_confirmation",
+    "describe_confound",
+    "describe_fig1",
+    "describe_fig2",
+    "describe_scale",
+    "describe_trends",
+    "describe_uniform_trends",
+    "describe_variants",
+    "effect",
+    "fig3_verdicts",
+    "fig5_verdicts",
+    "group_fields",
+    "outcomes_by_dtype",
+    "point_tests",
+    "quantization_confound",
+    "shallow_collapse",
+    "shots_help",
+    "theorem1_verdicts",
+    "theorem2_gap_verdicts",
+    "uniform_quant_trends",
+    "uniform_trend_outcome",
+    "variant_tests",
+]

@@ -61,6 +61,7 @@ MARGINS = {
     "collapse": 0.10,  # "collapse to chance": within 10 points of max(1/K, majority rate) (an equivalence band;
     # at 5 points an equivalence test would need about 600 queries per point)
     "degenerate": 0.02,  # a reference within 2 points of the baseline is a degenerate prompt
+    "toy_gain": 0.01,  # "a truncation lowers the trained toy's ICL error": by 1% of the unpruned error
 }
 
 # Summary statuses, from per-case outcomes (each already adjusted within the claim's family).

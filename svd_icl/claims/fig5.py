@@ -1,0 +1,50 @@
+"""Figure 5: a transformer trained on in-context regression against least squares, and its truncations."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from svd_icl.claims.core import (
+    FAILS,
+    HOLDS,
+    UNDETERMINED,
+)
+
+
+def fig5_verdicts(
+    ls_error: pd.Series, tf_error: pd.Series, d: int, gap_by_step: pd.Series, trunc: pd.DataFrame | None = None
+) -> dict:
+    """Fig. 5 / App. C.4 from the error curves (index: number of in-context examples k) and a truncation table
+    (columns layer, module, clip_rate, error_all):
+
+    - ``ls_exact``: least squares reaches rounding-level error (< 1e-6) from k = d on;
+    - ``tracks``: the transformer's error at k = 2d is below 0.1 (the zero estimator scores 1);
+    - ``gap_shrinks``: the mean gap to least squares decreases with every recorded training step;
+    - ``deep_better``: truncating the last layer raises the error less (mean over clip rates) than the first;
+    - ``improves``: some truncation lowers the error by more than 2%.
+
+    Without ``trunc`` only the first three are returned.
+    """
+    at_2d = tf_error.iloc[min(2 * d, len(tf_error) - 1)]
+    curves = {
+        "ls_exact": HOLDS if float(ls_error.iloc[d:].max()) < 1e-6 else FAILS,
+        "ls_max_error": float(ls_error.iloc[d:].max()),
+        "tracks": HOLDS if at_2d < 0.1 else FAILS,
+        "error_at_2d": float(at_2d),
+        "gap_shrinks": HOLDS if gap_by_step.is_monotonic_decreasing else UNDETERMINED,
+    }
+    if trunc is None:
+        return curves
+    base = float(trunc[trunc.clip_rate == 0.0].error_all.iloc[0])
+    per = trunc[trunc.clip_rate > 0].groupby(["layer", "module"]).error_all.agg(["mean", "min"])
+    first, last = per.index.get_level_values(0).min(), per.index.get_level_values(0).max()
+    first_mean, last_mean = per.xs(first, level=0)["mean"].mean(), per.xs(last, level=0)["mean"].mean()
+    return {
+        **curves,
+        "deep_better": HOLDS if last_mean < first_mean else FAILS,
+        "first_mean": float(first_mean),
+        "last_mean": float(last_mean),
+        "improves": HOLDS if bool((per["min"] < base * 0.98).any()) else FAILS,
+        "unpruned": base,
+        "best": float(per["min"].min()),
+    }

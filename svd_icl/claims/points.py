@@ -1,0 +1,125 @@
+"""Shared pieces of the sweep-based claims: per-query correctness, baselines, every point against the unpruned
+model on the same queries (:func:`point_tests`), the family adjustment and the decision with the guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from svd_icl.analysis import group_fields
+from svd_icl.claims.core import (
+    DEGENERATE,
+    HOLDS,
+    MARGINS,
+    decide,
+    detectable_effect,
+    family_level,
+    fmt_p,
+    paired_interval,
+)
+from svd_icl.stats import holm, paired_comparison
+from svd_icl.tasks import get_task
+
+COLLAPSE_MARGIN = MARGINS["collapse"]  # "collapse to chance": within this share of the baseline
+
+
+def correctness(record: dict | pd.Series) -> np.ndarray:
+    """Per-query 0/1 correctness of one stored point (a tie, -1, is wrong)."""
+    return (np.asarray(record["predictions"]) == np.asarray(record["labels"])).astype(float)
+
+
+def baseline(task: str, majority_rate: float) -> float:
+    """The rate an answer-ignoring model reaches: the larger of 1/K and always answering the majority label."""
+    return max(1.0 / get_task(task).num_classes, float(majority_rate))
+
+
+def _unpruned(g: pd.DataFrame) -> pd.Series:
+    base = g[g.clip_rate == 0.0]
+    if base.empty:
+        raise ValueError("a sweep group has no clip rate 0 (the unpruned reference); include 0 in clip_rates")
+    return base.iloc[0]
+
+
+def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None = None) -> pd.DataFrame:
+    """Every pruned point against its group's unpruned point on the same queries, adjusted over its family.
+
+    One row per pruned point: the paired difference in accuracy, its simultaneous interval ``low``/``high`` at
+    level ``1 - alpha/m`` (``m``: the pruned points of the family, the size of the search), the exact McNemar
+    ``p`` and its Holm adjustment ``p_holm``, and ``mde``, the smallest gain the family-adjusted test detects at
+    80% power. ``family`` (default: ``group``) is a coarser grouping when one claim spans several reference
+    points, e.g. all shot numbers of a model.
+    """
+    rows = []
+    for key, g in sweeps.groupby(group, sort=False):
+        g = g.sort_values(["layer", "module", "clip_rate"])
+        ref = _unpruned(g)
+        base = correctness(ref)
+        for _, r in g[g.clip_rate > 0].iterrows():
+            rows.append(
+                {
+                    **group_fields(group, key),
+                    "layer": r.layer,
+                    "module": r.module,
+                    "clip_rate": r.clip_rate,
+                    "unpruned": float(base.mean()),
+                    "accuracy": float(r.accuracy),
+                    "majority_rate": float(ref.majority_rate),
+                    "p": paired_comparison(base, correctness(r)).p_value,
+                    "_a": base,
+                    "_b": correctness(r),
+                }
+            )
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    families = out.groupby(family or group, sort=False, group_keys=False)
+    return pd.concat([_adjusted(f) for _, f in families]).sort_index()
+
+
+def _adjusted(out: pd.DataFrame) -> pd.DataFrame:
+    """One family's adjusted columns for rows holding per-query ``_a``/``_b`` and ``p``: Holm p, ``m``, the
+    simultaneous interval of ``_b - _a`` and the detectable effect (``_a``/``_b`` dropped)."""
+    out = out.copy()
+    m = len(out)
+    out["p_holm"] = holm(out.p.to_numpy())
+    out["m"] = m
+    intervals = [paired_interval(a, b, m) for a, b in zip(out._a, out._b)]
+    out["difference"] = [i.difference for i in intervals]
+    out["low"] = [i.low for i in intervals]
+    out["high"] = [i.high for i in intervals]
+    out["mde"] = [detectable_effect(a, b, m) for a, b in zip(out._a, out._b)]
+    return out.drop(columns=["_a", "_b"])
+
+
+def _decided(out: pd.DataFrame, margin: float, sign: int = 1) -> pd.DataFrame:
+    """:func:`_adjusted`, then the margin and the outcome (:func:`svd_icl.claims.core.decide`); rows with a
+    ``degenerate`` column are claimed gains and get :func:`svd_icl.claims.core.gain_outcome`'s guard."""
+    out = _adjusted(out)
+    out["margin"] = margin
+    out["outcome"] = [decide(lo, hi, margin, sign) for lo, hi in zip(out.low, out.high)]
+    if "degenerate" in out:
+        out.loc[(out.outcome == HOLDS) & out.degenerate.astype(bool), "outcome"] = DEGENERATE
+    return out
+
+
+def collapsed(shares: list[float], threshold: float = 0.95) -> int | None:
+    """The class index that at least ``threshold`` of the queries are answered with, or None."""
+    shares = list(shares)
+    top = int(np.argmax(shares))
+    return top if shares[top] >= threshold else None
+
+
+def effect(row, unit: str = "points") -> str:
+    """'+10.0 points (simultaneous 99.9% interval [+2.0, +18.0]), Holm p = 0.012, m = 56' from a row with
+    difference/low/high and p_holm/m (or p: a single comparison, 95% interval)."""
+    scale = 100 if unit == "points" else 1
+    span = f"[{row.low * scale:+.1f}, {row.high * scale:+.1f}]"
+    if hasattr(row, "p_holm") and hasattr(row, "m"):
+        m = int(row.m)
+        kind = f"simultaneous {family_level(m):.1%} interval" if m > 1 else "95% interval"
+        return f"{row.difference * scale:+.1f} {unit} ({kind} {span}), Holm {fmt_p(row.p_holm)}, m = {m}"
+    return f"{row.difference * scale:+.1f} {unit} (95% interval {span}), {fmt_p(row.p)}"
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"

@@ -1,0 +1,44 @@
+"""The scale chapter's sentence (its claims are Figure 1's and 2's functions applied to a larger model)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from svd_icl.claims.points import (
+    _pct,
+    effect,
+)
+
+
+def describe_scale(
+    big: str, small: list[str], helps: pd.DataFrame, improve: pd.DataFrame, depth: pd.DataFrame,
+    collapse: pd.DataFrame,
+) -> str:  # fmt: skip
+    """A generated paragraph: each claim's outcome on the larger model ``big`` beside the smaller ``small`` ones
+    (frames indexed by model, from :func:`shots_help`, :func:`can_improve`, :func:`depth_stability`,
+    :func:`shallow_collapse`), and which claims change with scale."""
+    claims = {
+        "few-shot demonstrations help": helps.outcome,
+        "truncating one layer raises accuracy": improve.outcome,
+        "deep layers are more stable": depth.outcome,
+        "shallow layers collapse": collapse.outcome,
+    }
+    by_shots = ", ".join(f"{k} shots {_pct(v)}" for k, v in helps.loc[big].accuracy_by_shots.items())
+    lines = [f"**{big}**: {by_shots} (baseline max(1/K, majority rate) {_pct(collapse.loc[big].baseline)})."]
+    same, differ = [], []
+    for claim, outcomes in claims.items():
+        others = ", ".join(f"{m} {outcomes.loc[m]}" for m in small if m in outcomes.index)
+        sentence = f"*{claim}*: **{outcomes.loc[big]}** at {big}" + (f" ({others})" if others else "")
+        (same if all(outcomes.loc[m] == outcomes.loc[big] for m in small if m in outcomes.index) else differ).append(
+            sentence
+        )
+    if same:
+        lines.append("Same outcome as on the smaller models: " + "; ".join(same) + ".")
+    if differ:
+        lines.append("Different outcome from at least one smaller model: " + "; ".join(differ) + ".")
+    best = improve.loc[big]
+    lines.append(
+        f"The best truncation of {big} is layer {best.best_layer} {str(best.best_module).upper()} "
+        f"ξ = {best.best_clip_rate:g}: {_pct(best.unpruned)} → {_pct(best.best_accuracy)}, {effect(best)}."
+    )
+    return " ".join(lines)
