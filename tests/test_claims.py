@@ -306,6 +306,9 @@ def test_the_shape_null_removes_a_gap_made_by_shape_and_keeps_a_planted_depth_tr
     after = fig3_null_verdicts({"m": nulled}).iloc[0]
     assert raw.mlp_better == "holds" and after.mlp_better != "holds"  # the raw gap was the shape's
     assert after.grows_with_depth == "holds" and after.spearman_mlp > 0.9  # the planted trend survives
+    row = next(fig3_null_verdicts({"m": nulled}).itertuples(index=False))  # as the chapter passes it
+    text = claims.describe_null(raw, row)
+    assert "the null changes (a) MLP better conditioned" in text and "raw: holds" in text
 
 
 def test_partial_spearman_removes_a_shared_dependence_on_depth():

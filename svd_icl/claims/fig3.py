@@ -149,10 +149,11 @@ def fig3_null_verdicts(nulled: dict[str, pd.DataFrame], aggregate: str = DEFAULT
     return out
 
 
-def describe_null(raw: pd.Series, null: pd.Series) -> str:
-    """One sentence per model: Fig. 3's verdicts on raw condition numbers beside those after the shape null."""
+def describe_null(raw, null) -> str:
+    """One sentence per model: Fig. 3's verdicts on raw condition numbers (a :func:`fig3_verdicts` row) beside those
+    after the shape null (a :func:`fig3_null_verdicts` row); rows as Series or named tuples."""
     changed = [name for name, key in (("(a) MLP better conditioned", "mlp_better"), ("(b) grows with depth",
-               "grows_with_depth")) if raw[key] != null[key]]  # fmt: skip
+               "grows_with_depth")) if getattr(raw, key) != getattr(null, key)]  # fmt: skip
     return (
         f"**{null.model}**: after the shape-matched null, (a) MLP better conditioned than ATTN: **{null.mlp_better}** "
         f"(MLP's excess below ATTN's in {null.mlp_below_attn:.0%} of layers; raw: {raw.mlp_better}); (b) grows with "
