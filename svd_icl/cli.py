@@ -265,17 +265,15 @@ def _cond(args) -> int:
 
 
 def _export(args) -> int:
-    from svd_icl.export import Truncation, check_out, check_truncations, export
+    from svd_icl.export import Truncation, export
 
     if not len(args.layer) == len(args.module) == len(args.clip_rate):
         raise ValueError(
             f"{len(args.layer)} --layer, {len(args.module)} --module and {len(args.clip_rate)} --clip-rate given: "
             "give one of each per truncation"
         )
-    truncations = check_truncations(
-        [Truncation(la, mo, xi) for la, mo, xi in zip(args.layer, args.module, args.clip_rate)]
-    )
-    check_out(args.out, args.force)
+    # export() checks the truncations and --out before it loads the model
+    truncations = [Truncation(la, mo, xi) for la, mo, xi in zip(args.layer, args.module, args.clip_rate)]
     out = export(args.model, truncations, args.out, args.factorized, args.dtype, args.force, args.effect)
     print(
         f"wrote {out} ({'rank-r factors' if args.factorized else 'dense safetensors'}; model card: {out / 'README.md'})"

@@ -3,32 +3,8 @@ effects, families, intervals) and one module per chapter's claims over it, re-ex
 imports ``from svd_icl.claims import ...``. Nothing below this package imports it."""
 
 from svd_icl.analysis import group_fields
-from svd_icl.claims.core import (
-    ALPHA,
-    DEGENERATE,
-    FAILS,
-    HOLDS,
-    MARGINS,
-    OUTCOMES,
-    PARTLY,
-    POWER,
-    REFUTED,
-    REPRODUCED,
-    STATUS_UNDETERMINED,
-    STATUSES,
-    UNDETERMINED,
-    Interval,
-    check_outcomes,
-    decide,
-    degenerate,
-    detectable_effect,
-    family_level,
-    fmt_p,
-    gain_outcome,
-    outcome_status,
-    paired_interval,
-    power_note,
-)
+from svd_icl.claims.core import *  # noqa: F403  (the decision core, re-exported whole)
+from svd_icl.claims.core import __all__ as _core_names
 from svd_icl.claims.fig1 import (
     can_improve,
     confirmation_verdicts,
@@ -73,6 +49,7 @@ from svd_icl.claims.theorem2 import (
 )
 
 __all__ = [
+    *_core_names,
     "partial_spearman",
     "fig3_null_verdicts",
     "describe_null",
@@ -82,30 +59,6 @@ __all__ = [
     "gap_status",
     "examples_findings",
     "bound_tracking",
-    "ALPHA",
-    "DEGENERATE",
-    "FAILS",
-    "HOLDS",
-    "Interval",
-    "MARGINS",
-    "OUTCOMES",
-    "PARTLY",
-    "POWER",
-    "REFUTED",
-    "REPRODUCED",
-    "STATUSES",
-    "STATUS_UNDETERMINED",
-    "UNDETERMINED",
-    "check_outcomes",
-    "decide",
-    "degenerate",
-    "detectable_effect",
-    "family_level",
-    "fmt_p",
-    "gain_outcome",
-    "outcome_status",
-    "paired_interval",
-    "power_note",
     "COLLAPSE_MARGIN",
     "COMPARABLE",
     "algorithm1_tests",
