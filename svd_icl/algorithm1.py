@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -30,6 +31,7 @@ from svd_icl.evaluation import EvalResult, FastEvaluator
 from svd_icl.prompts import encode
 from svd_icl.pruning import Pruner
 from svd_icl.results import FORMAT_VERSION, ResultStore
+from svd_icl.stats import paired_comparison
 from svd_icl.svd import DEFAULT_CLIP_RATES, check_clip_rate, factorized_params, rank_for_clip_rate
 from svd_icl.sweep import model_settings
 from svd_icl.tasks import check_count, get_task, prepare
@@ -106,6 +108,20 @@ class Algorithm1Result:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def effect(self) -> str:
+        """The chosen truncation's measured effect on the test queries, for a model card: the paired difference
+        with its 95% interval and exact McNemar p (one selected setting, so nothing to adjust for)."""
+        labels = np.asarray(self.test_labels)
+        before = np.asarray(self.test_predictions_unpruned) == labels
+        after = np.asarray(self.test_predictions_pruned) == labels
+        c = paired_comparison(before.astype(float), after.astype(float))
+        return (
+            f"Algorithm 1 chose layer {self.layer} {self.module.upper()}, clip rate {self.best_clip_rate:g}, on "
+            f"validation; on {c.n} held-out {self.task} test queries accuracy went from {before.mean():.1%} to "
+            f"{after.mean():.1%} (paired difference {100 * c.difference:+.1f} points, 95% interval "
+            f"[{100 * c.low:+.1f}, {100 * c.high:+.1f}], {c.test} p = {c.p_value:.3g})."
+        )
 
     def record(self) -> dict:
         """The run as a results-file record: its key fields at the top level, then everything else."""

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     a1.add_argument("--batch-size", type=int, default=16)
     a1.add_argument("--data-dir", default=None)
     a1.add_argument("--out", default=None, help="append the result (JSON) to this file")
+    a1.add_argument("--export", default=None, metavar="DIR", help="write the chosen truncation there (svd-icl export)")
+    a1.add_argument("--force", action="store_true", help="with --export: write into a non-empty DIR")
     _ray_args(a1)
 
     cond = sub.add_parser("cond", help="condition numbers of every matrix of every layer (CSV)")
@@ -109,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--factorized", action="store_true", help="store rank-r factors (svd_icl.export.load_factorized)")
     ex.add_argument("--force", action="store_true", help="write into a non-empty --out")
     ex.add_argument("--effect", default=None, help="a sentence on the setting's measured effect, for the model card")
+    lt = sub.add_parser("lm-eval-tasks", help="the book's prompts as lm-evaluation-harness task files")
+    lt.add_argument("--model", required=True, help="the model you will score (its tokenizer sets BOS and counts)")
+    lt.add_argument("--task", required=True, help="sst2 | agnews | emoc | mrpc | rte | cb | copa")
+    lt.add_argument("--shots", type=int, default=None, help="demonstrations (default: the paper's, App. C.3)")
+    lt.add_argument("--seed", type=int, default=0, help="fixes demonstrations and subsamples (as for sweep)")
+    lt.add_argument("--demo-seed", type=int, default=None, help="other demonstrations over the same queries")
+    lt.add_argument("--split", default="test", choices=["validation", "test"])
+    lt.add_argument("--n", type=int, default=None, help="the first n (seeded) rows of the split, as for sweep")
+    lt.add_argument("--order", default="shuffled", choices=["shuffled", "interleaved"], help="demonstration order")
+    lt.add_argument("--label-words", default=None, help="comma list, one per class (default: the task's)")
+    lt.add_argument("--data-dir", default=None, help="directory of <task>/<split>.jsonl (default: $SVD_ICL_DATA)")
+    lt.add_argument("--out", required=True, help="new (or empty) directory for the task files")
+    lt.add_argument("--force", action="store_true", help="write into a non-empty --out")
     # listed for --help; its options are svd_icl.plan's own (main() hands the arguments over unparsed)
     sub.add_parser("plan", help="the book build's plan: points each chapter needs, stored, compute left")
     return parser
@@ -216,6 +231,10 @@ def _algorithm1(args) -> int:
         _check_out(args.out)
         store = ResultStore(args.out, A1_KEY, kind="algorithm1")
         store.records()
+    if args.export:
+        from svd_icl.export import check_out
+
+        check_out(args.export, args.force)
     _check_data(args.task, args.seed, args.data_dir, args.n_validation, args.n_test)
     _check_ray(args)
     if args.ray:
@@ -229,6 +248,11 @@ def _algorithm1(args) -> int:
         dtype = str(args.dtype).removeprefix("torch.")
         (record,) = run_algorithm1_ray(args.model, [run], store, dtype, args.ray, args.workers, args.cpus_per_worker)
         print(json.dumps({k: record[k] for k in ("model", "task", "layer", "module", "best_clip_rate")}, indent=2))
+        if args.export:
+            from svd_icl.algorithm1 import Algorithm1Result
+
+            fields = Algorithm1Result.__dataclass_fields__
+            _export_choice(args, Algorithm1Result(**{k: v for k, v in record.items() if k in fields}))
         return 0
     model, tok = load_model(args.model, args.dtype, args.device, trust_remote_code=args.trust_remote_code)
     res = algorithm1(
@@ -250,7 +274,23 @@ def _algorithm1(args) -> int:
     print(json.dumps(res.row(), indent=2))
     if store is not None:
         store.append(res.record())
+    if args.export:
+        _export_choice(args, res, model, tok)  # the model is back to its loaded weights (restored bit for bit)
     return 0
+
+
+def _export_choice(args, res, model=None, tok=None) -> None:
+    """``--export``: the truncation Algorithm 1 chose, with its measured test effect on the model card."""
+    from svd_icl.export import Truncation, export
+
+    if res.best_clip_rate == 0:
+        print(f"svd-icl: note: Algorithm 1 kept the model unpruned (clip rate 0); nothing written to {args.export}",
+              file=sys.stderr)  # fmt: skip
+        return
+    cut = Truncation(res.layer, res.module, res.best_clip_rate)
+    out = export(args.model, [cut], args.export, dtype=args.dtype, force=args.force, effect=res.effect(),
+                 model=model, tokenizer=tok)  # fmt: skip
+    print(f"wrote {out} (layer {res.layer} {res.module}, clip rate {res.best_clip_rate:g}; card: {out / 'README.md'})")
 
 
 def _cond(args) -> int:
@@ -278,6 +318,30 @@ def _export(args) -> int:
     print(
         f"wrote {out} ({'rank-r factors' if args.factorized else 'dense safetensors'}; model card: {out / 'README.md'})"
     )
+    return 0
+
+
+def _lm_eval_tasks(args) -> int:
+    from svd_icl.export import check_out
+    from svd_icl.lm_eval_tasks import write_tasks
+    from svd_icl.models import load_tokenizer
+
+    _check_count(args.n, "--n")
+    _check_count(args.shots, "--shots", 0)
+    _check_count(args.demo_seed, "--demo-seed", 0)
+    check_out(args.out, args.force)
+    n = {"n_validation" if args.split == "validation" else "n_test": args.n}
+    _check_data(args.task, args.seed, args.data_dir, **n)
+    tokenizer = load_tokenizer(args.model)
+    words = tuple(args.label_words.split(",")) if args.label_words else None
+    files = write_tasks(args.task, args.out, tokenizer, args.shots, args.seed, args.n, args.split, words, args.order,
+                        args.demo_seed, args.data_dir, tokenizer_name=args.model, force=args.force)  # fmt: skip
+    print(f"wrote {files.name} ({files.n_docs} documents, prompt digest {files.digest}) to {files.directory}")
+    if files.mismatched:
+        print(f"svd-icl: note: {files.mismatched} documents tokenize differently under lm-eval's context/continuation "
+              "split than in the book: lm-eval scores other token sequences there", file=sys.stderr)  # fmt: skip
+    print(f"score a model: lm_eval --model hf --model_args pretrained=MODEL_DIR --tasks {files.name} "
+          f"--include_path {files.directory} --log_samples --output_path OUT (add_bos_token unset)")  # fmt: skip
     return 0
 
 
@@ -317,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return plan_main(argv[1:])
     args = build_parser().parse_args(argv)
-    commands = {"sweep": _sweep, "algorithm1": _algorithm1, "cond": _cond, "export": _export}
+    commands = {"sweep": _sweep, "algorithm1": _algorithm1, "cond": _cond, "export": _export,
+                "lm-eval-tasks": _lm_eval_tasks}  # fmt: skip
     try:
         return commands[args.command](args)
     except (ValueError, FileNotFoundError) as exc:  # includes models.ModelLoadError

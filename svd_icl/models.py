@@ -239,6 +239,28 @@ def check_safetensors(path: str | Path) -> None:
         )
 
 
+def _known_path(name: str) -> str:
+    """:func:`resolve`, refusing a name that is neither a local directory nor shaped like a Hub id (org/name)."""
+    path = resolve(name)
+    if not Path(path).exists() and "/" not in path:
+        known = ", ".join([*BUNDLED, *ALIASES])
+        raise ValueError(f"unknown model {name!r}: not a local directory or Hub id (org/name); known names: {known}")
+    return path
+
+
+def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    """The tokenizer of ``name`` alone (bundled name, local directory or Hub id), with load_model's pad rule."""
+    path = _known_path(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"cannot load the tokenizer of {name!r} ({reason[:160]})") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_model(
     name: str,
     dtype: torch.dtype = torch.float32,
@@ -251,10 +273,7 @@ def load_model(
     ``device_map="auto"`` spreads a model larger than one device (then ``device`` is ignored). Tokenizers without
     a pad token get their EOS token as pad; batches always carry attention masks, so padding never leaks.
     """
-    path = resolve(name)
-    if not Path(path).exists() and "/" not in path:
-        known = ", ".join([*BUNDLED, *ALIASES])
-        raise ValueError(f"unknown model {name!r}: not a local directory or Hub id (org/name); known names: {known}")
+    path = _known_path(name)
     check_safetensors(path)
     # safetensors only: a pickled checkpoint (pytorch_model.bin) can run code when it is unpickled
     kwargs = {"dtype": dtype, "trust_remote_code": trust_remote_code, "use_safetensors": True}

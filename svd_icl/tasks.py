@@ -259,7 +259,15 @@ def load_split(task: str, split: str, data_root: str | os.PathLike | None = None
     else:
         import datasets  # imported lazily: only the Hub path needs it
 
-        df = datasets.load_dataset(t.hub[0], t.hub[1], split=split).to_pandas()
+        hub = f"{t.hub[0]}{'/' + t.hub[1] if t.hub[1] else ''}"
+        try:
+            df = datasets.load_dataset(t.hub[0], t.hub[1], split=split).to_pandas()
+        except ConnectionError as exc:  # offline, or the Hub unreachable: say how to use local files instead
+            raise FileNotFoundError(
+                f"cannot load {hub} ({split}) from the Hugging Face Hub ({exc}); set SVD_ICL_DATA (or --data-dir) "
+                f"to a directory holding {t.name}/{split}.jsonl, or make the Hub reachable (HF_HUB_OFFLINE=1 reads "
+                "its local cache)"
+            ) from None
         where = f"{t.hub[0]} {split}"
     check_rows(t, df, where)
     return t.normalize(df).reset_index(drop=True)

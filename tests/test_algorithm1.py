@@ -79,3 +79,16 @@ def test_bad_arguments(kwargs, message):
             "evaluate": evaluate, **kwargs}
     with pytest.raises(ValueError, match=message):
         algorithm1(model, None, "tiny", **args)
+
+
+def test_the_effect_sentence_states_the_paired_test_change():
+    from svd_icl.algorithm1 import Algorithm1Result
+
+    labels = [0, 1] * 10
+    unpruned = [0, 1] * 5 + [1, 0] * 5  # 10 of 20 right
+    pruned = [0, 1] * 8 + [1, 0] * 2  # 16 of 20 right: six queries gained, none lost
+    res = Algorithm1Result("m", "sst2", "mlp", 3, "max", 5, [3, 4, 5], 0.9, {0.9: 0.8}, {}, {}, "accuracy",
+                           labels, unpruned, pruned, 0, 0)  # fmt: skip
+    text = res.effect()
+    assert "layer 5 MLP, clip rate 0.9" in text and "50.0% to 80.0%" in text and "+30.0 points" in text
+    assert "on 20 held-out sst2 test queries" in text

@@ -42,6 +42,12 @@ def bad_data(tmp, content):
     return str(tmp / "bad")
 
 
+def _taken(tmp):
+    (tmp / "taken").mkdir(exist_ok=True)
+    (tmp / "taken" / "x").write_text("x")
+    return str(tmp / "taken")
+
+
 CASES = {
     # name: (builder, changes as a function of tmp, expected message)
     "malformed json": (sweep, lambda t: {"--data-dir": bad_data(t, GOOD_TRAIN + '{"sentence": "x", \n')},
@@ -73,6 +79,7 @@ CASES = {
     "algorithm1 bad data": (algorithm1, lambda t: {"--data-dir": bad_data(t, "[1]\n")}, "line 1: expected a JSON"),
     "algorithm1 out dir": (algorithm1, lambda t: {"--out": str(t)}, "is a directory"),
     "algorithm1 foreign out": (algorithm1, lambda t: {"--out": str(t / "notes.txt")}, "not an svd_icl results file"),
+    "algorithm1 export taken": (algorithm1, lambda t: {"--export": _taken(t)}, "exists and is not empty"),
     "cond out dir": (lambda c, t, **ch: ["cond", "--model", str(c / "model"), *[x for kv in ch.items() for x in kv]],
                      lambda t: {"--out": str(t)}, "is a directory"),
 }
@@ -130,3 +137,14 @@ def test_repeated_points_are_computed_once_with_a_note(checkpoint, tmp_path, cap
     assert "note: modules: repeated values ignored" in err and "note: clip_rates: repeated" in err
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert len(lines) == 2  # the header and one point
+
+
+def test_algorithm1_exports_its_choice_with_the_measured_effect(checkpoint, tmp_path, capsys):
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "chosen"
+    code, err = run(capsys, algorithm1(checkpoint, tmp_path, **{"--clip-rates": "0.5", "--export": str(out)}))
+    assert code == 0, err
+    card = (out / "README.md").read_text()
+    assert "Algorithm 1 chose layer" in card and "clip rate 0.5" in card and "95% interval" in card
+    AutoModelForCausalLM.from_pretrained(out)  # a plain checkpoint

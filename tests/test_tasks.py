@@ -140,3 +140,17 @@ def test_subsample_sizes_must_be_positive(data_dir):
         prepare("sst2", shots=2, n_test=-5, data_root=data_dir)
     with pytest.raises(ValueError, match="n_validation must be an integer >= 1 or None, got 0"):
         prepare("sst2", shots=2, n_validation=0, data_root=data_dir)
+
+
+def test_an_unreachable_hub_says_how_to_use_local_files(monkeypatch):
+    import datasets
+
+    from svd_icl.tasks import load_split
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'super_glue' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.delenv("SVD_ICL_DATA", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(FileNotFoundError, match=r"cannot load super_glue/rte \(train\) .* set SVD_ICL_DATA"):
+        load_split("rte", "train")
