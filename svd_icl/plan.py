@@ -111,14 +111,15 @@ def _sweep(chapter, label, store="sweeps.jsonl", dtype="float32", **config) -> N
 def needs_fig1(p: dict) -> list[Need]:
     out = []
     for model, task in p["runs"]:
-        out.append(_sweep("fig1", f"{model}/{task} search", model=model, task=task, layers=p["layers"],
+        layers = p.get("layers_by_task", {}).get(task, p["layers"])
+        out.append(_sweep("fig1", f"{model}/{task} search", model=model, task=task, layers=layers,
                           modules=p["modules"], clip_rates=p["clip_rates"], shots=p["shots"].get(task),
                           seed=p["seed"], split="validation", n=p["n_search"].get(task)))  # fmt: skip
         sets = 1 + len(p["demo_seeds"])
         out.append(Need("fig1", f"{model}/{task} confirmation", "confirmation", total=2 * sets + 1,
                         extra={"model": model, "task": task, "shots": p["shots"].get(task), "seed": p["seed"],
                                "n": p["n_confirm"].get(task), "demo_seeds": [None, *p["demo_seeds"]],
-                               "layers": p["layers"]}))  # fmt: skip
+                               "layers": layers}))  # fmt: skip
     return out
 
 
