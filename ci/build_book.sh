@@ -4,11 +4,14 @@
 #   bash ci/build_book.sh full     # the defaults plus the larger grids left out of them for time (params/*/full.yaml)
 #   bash ci/build_book.sh smoke    # seconds per notebook; what the tests build
 #   bash ci/build_book.sh paper    # the paper's setup (GPT-J-6B / LLaMA2-7B, needs a GPU and the Hub)
+#   bash ci/build_book.sh paper-dry  # the paper's parameter files on CPU in minutes: its models mapped to random
+#                                    # stand-ins of their family and depth (ci/paper_dry_models.yaml), few queries
 # Executed notebooks and the site land in build/<profile>/ (HTML: build/<profile>/_build/html/index.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-default}
-case "$profile" in default|full|smoke|paper) ;; *) echo "unknown profile '$profile': use default, full, smoke or paper" >&2; exit 2;; esac
+case "$profile" in default|full|smoke|paper|paper-dry) ;;
+  *) echo "unknown profile '$profile': use default, full, smoke, paper or paper-dry" >&2; exit 2;; esac
 
 bash ci/setup.sh
 # shellcheck disable=SC1091
@@ -16,6 +19,8 @@ source .venv/bin/activate
 # Notebooks run from notebooks/ (papermill --cwd), so a relative data directory must become absolute.
 [ -z "${SVD_ICL_DATA:-}" ] || export SVD_ICL_DATA=$(realpath "$SVD_ICL_DATA")
 unset SVD_ICL_RESULTS  # the build keeps its results in build/<profile>/results, whatever the caller set
+# The dry run substitutes the paper's models through the model map (svd_icl.models.resolve); a caller may give another.
+[ "$profile" != paper-dry ] || export SVD_ICL_MODEL_MAP=$(realpath "${SVD_ICL_MODEL_MAP:-ci/paper_dry_models.yaml}")
 
 out=build/$profile
 src=$out/src
@@ -29,12 +34,22 @@ cp _config.yml _toc.yml "$src/" && cp -r book "$src/"
 
 # The Evaluation chapter shows each task's exact prompt, rendered by the code from the data.
 python -c "from svd_icl.prompts import prompt_examples_markdown as p; print(p())" > "$src/book/prompt_examples.inc"
+# The how-to page's cost table of the paper profile on a GPU, computed from its parameter files (main builds only).
+case "$profile" in
+  default|full)
+    { echo '```text'
+      python -m svd_icl.plan --profile paper --results build/paper/results --gpu-tflops 312 --workers 8 2>&1 \
+        || echo "(the paper profile's plan failed here; run the command above to see why)"
+      echo '```'; } > "$src/book/paper_plan.inc" ;;
+  *) echo "(The default build computes this table; run the command above.)" > "$src/book/paper_plan.inc" ;;
+esac
 
 # Convert the bundled GGUF models to safetensors once (cached in ~/.cache/svd_icl), before any notebook needs them;
 # the smoke profile uses the small model only (the 1.5B one takes minutes and 6 GB to convert).
 case "$profile" in
   default|full) python -m svd_icl.models prepare ;;
   smoke) python -m svd_icl.models prepare smollm2-135m ;;
+  paper-dry) python -m svd_icl.models prepare smollm2-135m gemma3-270m ;;  # the stand-ins' tokenizer; Remark 1's model
 esac
 echo "== setup and models: $SECONDS s"
 setup_seconds=$SECONDS
@@ -54,8 +69,12 @@ echo "{\"chapter\": \"(setup and models)\", \"seconds\": $setup_seconds}" > "$ou
 for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
   nb=notebooks/$name.ipynb
   args=()
-  # full: a chapter without a full.yaml runs at its defaults; smoke and paper have a file for every chapter
-  if [ "$profile" != default ] && { [ "$profile" != full ] || [ -f "params/$name/$profile.yaml" ]; }; then
+  # full: a chapter without a full.yaml runs at its defaults; smoke and paper have a file for every chapter;
+  # paper-dry is paper.yaml with the chapter's paper-dry.yaml (if any) over it
+  if [ "$profile" = paper-dry ]; then
+    args=(-f "params/$name/paper.yaml")
+    [ ! -f "params/$name/paper-dry.yaml" ] || args+=(-f "params/$name/paper-dry.yaml")
+  elif [ "$profile" != default ] && { [ "$profile" != full ] || [ -f "params/$name/$profile.yaml" ]; }; then
     args=(-f "params/$name/$profile.yaml")
   fi
   echo "== executing $name ($profile)"

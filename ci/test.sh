@@ -18,8 +18,11 @@ bash ci/build_book.sh smoke
 echo "== the build plan agrees with what the notebooks computed"
 python -m svd_icl.plan --profile smoke --results build/smoke/results --check
 echo "== lm-evaluation-harness against svd_icl on SmolLM2, and the how-to's commands (converted models needed)"
-pytest -m slow tests/test_lm_eval.py tests/test_howto.py
+pytest -m slow tests/test_lm_eval.py tests/test_howto.py tests/test_paper_dry.py
 echo "== nbval over the executed notebooks"
 pytest --nbval-lax --sanitize-with ci/nbval_sanitize.cfg -p no:cacheprovider -m "" build/smoke/src/notebooks
 echo "== rendered pages in headless Chromium"
 python ci/check_html.py build/smoke
+echo "== the paper profile's dry run: its parameter files with 28- and 32-layer random stand-ins, on CPU"
+bash ci/build_book.sh paper-dry
+python -m svd_icl.plan --profile paper-dry --results build/paper-dry/results --check

@@ -201,8 +201,73 @@ def source_info(name: str) -> dict:
     return json.loads((bundled_dir(name) / "svd_icl_source.json").read_text())
 
 
+MODEL_MAP_ENV = "SVD_ICL_MODEL_MAP"
+
+# Stand-ins for a dry run of the paper profile (ci/paper_dry_models.yaml): the family's architecture at the paper
+# model's depth, narrow, randomly initialised (seed 0), with the bundled SmolLM2 tokenizer (a byte-level BPE like
+# GPT-J's; LLaMA-2's SentencePiece tokenizer is not bundled). They exercise every code path a 28- or 32-layer model
+# takes (layer indices, module names, plots, the results keys) in seconds; their accuracies mean nothing.
+RANDOM_FAMILIES = {
+    "gptj": dict(model_type="gptj", n_embd=64, n_head=4, rotary_dim=16, n_inner=256, n_positions=4096),
+    "llama": dict(model_type="llama", hidden_size=64, intermediate_size=172, num_attention_heads=4,
+                  num_key_value_heads=4, max_position_embeddings=4096),  # fmt: skip
+}
+DEPTH_KEY = {"gptj": "n_layer", "llama": "num_hidden_layers"}
+
+
+def model_map() -> dict[str, str]:
+    """Model substitutions from the YAML file named by ``$SVD_ICL_MODEL_MAP`` (name -> stand-in); none if unset."""
+    path = os.environ.get(MODEL_MAP_ENV)
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        table = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{MODEL_MAP_ENV}={path}: cannot read the model map ({exc})") from None
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ValueError(f"{MODEL_MAP_ENV}={path}: expected a mapping of model names to stand-in names")
+    return table
+
+
+def random_dir(spec: str) -> Path:
+    """Directory of the random stand-in ``random:<family>:<layers>`` (built once into the cache)."""
+    parts = spec.split(":")
+    if len(parts) != 3 or parts[1] not in RANDOM_FAMILIES or not parts[2].isdigit() or int(parts[2]) < 1:
+        raise ValueError(
+            f"model {spec!r}: a random stand-in is random:<family>:<layers> with family one of "
+            f"{', '.join(RANDOM_FAMILIES)} and layers >= 1 (e.g. random:gptj:28)"
+        )
+    family, layers = parts[1], int(parts[2])
+    target = cache_root() / "models" / f"random-{family}-{layers}"
+    if (target / "config.json").exists():
+        return target
+    from transformers import AutoConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_dir("smollm2-135m")))
+    fields = dict(RANDOM_FAMILIES[family])
+    kind = fields.pop("model_type")
+    ids = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    config = AutoConfig.for_model(kind, vocab_size=len(tokenizer), **ids, **{DEPTH_KEY[family]: layers}, **fields)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    (staging / "svd_icl_source.json").write_text(json.dumps({"random_stand_in": spec, "seed": 0}, indent=2))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
 def resolve(name: str) -> str:
-    """A loadable path or Hub id for ``name`` (bundled name, alias, local directory or Hub id)."""
+    """A loadable path or Hub id for ``name`` (bundled name, alias, local directory or Hub id), after the model
+    map of ``$SVD_ICL_MODEL_MAP`` (a documented option of the build: the paper profile's dry run uses it)."""
+    name = model_map().get(name, name)
+    if name.startswith("random:"):
+        return str(random_dir(name))
     if name in BUNDLED:
         return str(bundled_dir(name))
     return ALIASES.get(name, name)
@@ -248,6 +313,60 @@ def _known_path(name: str) -> str:
     return path
 
 
+# Published parameter counts of the paper's models: what a download and a device must hold, checked before either.
+PARAMETERS = {"EleutherAI/gpt-j-6b": 6_053_381_344, "meta-llama/Llama-2-7b-hf": 6_738_415_616}
+
+
+def check_room(path: str, dtype: torch.dtype, device: str | torch.device, free_disk=None, free_device=None) -> None:
+    """Refuse, before downloading or loading, a paper model that will not fit: the Hub download (up to 4 bytes per
+    parameter: some checkpoints are float32) in the Hugging Face cache's free disk, and one copy of the weights at
+    ``dtype`` in the device's free memory. ``free_disk``/``free_device`` (bytes) override the measurements (tests)."""
+    params = PARAMETERS.get(path)
+    if params is None:
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(path, "config.json"), str):
+        cache = Path(constants.HF_HUB_CACHE)
+        probe = cache if cache.exists() else Path.home()
+        free = shutil.disk_usage(probe).free if free_disk is None else free_disk
+        if free < 4 * params:
+            raise ModelLoadError(
+                f"{path} needs up to {4 * params / 1e9:.0f} GB of disk for its download and {probe} has "
+                f"{free / 1e9:.0f} GB free: free some, or set HF_HOME to a larger disk"
+            )
+    weights = params * torch.finfo(dtype).bits // 8
+    if str(device).startswith("cuda"):
+        free = torch.cuda.mem_get_info(torch.device(device))[0] if free_device is None else free_device
+        if free < weights:
+            raise ModelLoadError(
+                f"{path} in {str(dtype).removeprefix('torch.')} needs {weights / 1e9:.1f} GB on {device} and it has "
+                f"{free / 1e9:.1f} GB free: use float16 or bfloat16, a larger device, or device_map='auto'"
+            )
+
+
+GATED = {"meta-llama/": "https://huggingface.co/meta-llama/Llama-2-7b-hf"}
+
+
+def _load_advice(path: str) -> str:
+    """What to do when ``path`` cannot be loaded: gated repositories need the licence and a token; Hub ids need the
+    Hub or its cache; a dry run substitutes stand-ins."""
+    known = ", ".join(BUNDLED)
+    advice = (
+        f"use a bundled name ({known}), a local directory with config.json, tokenizer and safetensors weights, or "
+        "a Hub id already in the Hugging Face cache (set HF_HUB_OFFLINE=1 when offline)"
+    )
+    gated = next((url for prefix, url in GATED.items() if path.startswith(prefix)), None)
+    if gated:
+        advice = (
+            f"{path} is gated: accept its licence at {gated}, then `hf auth login` or set HF_TOKEN; or "
+            + advice
+        )
+    if "/" in path and not Path(path).exists():
+        advice += f"; to run the paper profile without the Hub, map the models to stand-ins ({MODEL_MAP_ENV})"
+    return advice
+
+
 def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """The tokenizer of ``name`` alone (bundled name, local directory or Hub id), with load_model's pad rule."""
     path = _known_path(name)
@@ -255,7 +374,7 @@ def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedToke
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"cannot load the tokenizer of {name!r} ({reason[:160]})") from None
+        raise ModelLoadError(f"cannot load the tokenizer of {name!r} ({reason[:160]}); " + _load_advice(path)) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -275,6 +394,7 @@ def load_model(
     """
     path = _known_path(name)
     check_safetensors(path)
+    check_room(path, dtype, device if device_map is None else "cpu")
     # safetensors only: a pickled checkpoint (pytorch_model.bin) can run code when it is unpickled
     kwargs = {"dtype": dtype, "trust_remote_code": trust_remote_code, "use_safetensors": True}
     if device_map is not None:
@@ -285,12 +405,7 @@ def load_model(
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:  # offline Hub id, missing files, unknown architecture
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        known = ", ".join(BUNDLED)
-        raise ModelLoadError(
-            f"cannot load model {name!r} ({reason[:160]}); use a bundled name ({known}), a local directory with "
-            "config.json, tokenizer and safetensors weights, or a Hub id already in the Hugging Face cache "
-            "(set HF_HUB_OFFLINE=1 when offline)"
-        ) from None
+        raise ModelLoadError(f"cannot load model {name!r} ({reason[:160]}); " + _load_advice(path)) from None
     if device_map is None:
         model.to(device)
     model.eval()

@@ -31,7 +31,11 @@ from svd_icl.results import ResultStore, record_key
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, prompt_plan, unpruned_record
 
 ROOT = Path(__file__).resolve().parents[1]
-PROFILES = ("default", "full", "smoke", "paper")
+PROFILES = ("default", "full", "smoke", "paper", "paper-dry")
+# The parameter files of each profile, applied in order over the notebook's defaults (ci/build_book.sh does the same).
+PROFILE_FILES = {"default": (), "full": ("full",), "smoke": ("smoke",), "paper": ("paper",),
+                 "paper-dry": ("paper", "paper-dry")}  # fmt: skip
+REQUIRED_FILES = {"smoke", "paper"}  # every chapter has one; full and paper-dry files are optional
 
 # Measured on the 2-core CPUs this project builds on (float32; Gemma and SmolLM2 on SST-2 with 200 queries, Gemma on
 # COPA with 100; the precision chapter's per-point seconds of a cold build): the decoder layers of a classification
@@ -82,7 +86,7 @@ def toc_chapters(root: Path = ROOT) -> list[str]:
 
 def chapter_parameters(name: str, profile: str = "default", root: Path = ROOT) -> dict:
     """The parameters papermill runs notebook ``name`` with under ``profile``: the parameters cell's values, then
-    ``params/<name>/<profile>.yaml`` over them (the default profile has no file)."""
+    the profile's files ``params/<name>/<part>.yaml`` over them, in the order of :data:`PROFILE_FILES`."""
     nb = json.loads((root / "notebooks" / f"{name}.ipynb").read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
     values = {}
@@ -90,12 +94,14 @@ def chapter_parameters(name: str, profile: str = "default", root: Path = ROOT) -
         if isinstance(node, ast.AnnAssign | ast.Assign):
             target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
             values[target.id] = ast.literal_eval(node.value)
-    overrides = root / "params" / name / f"{profile}.yaml"
-    if profile in ("smoke", "paper") and not overrides.exists():
-        raise ValueError(f"profile {profile!r} has no file {overrides.relative_to(root)}")
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
-    if overrides.exists() and profile != "default":  # full: a chapter without a file runs at its defaults
+    for part in PROFILE_FILES[profile]:
+        overrides = root / "params" / name / f"{part}.yaml"
+        if not overrides.exists():
+            if part in REQUIRED_FILES:
+                raise ValueError(f"profile {profile!r} has no file {overrides.relative_to(root)}")
+            continue
         values.update(yaml.safe_load(overrides.read_text()) or {})
     return values
 
@@ -229,9 +235,16 @@ def needs_fig3(p: dict) -> list[Need]:
     return out
 
 
+# A stated device's speed-up over the CPU the FIXED seconds were measured on (set by --gpu-tflops): the trained toys
+# are small models, which run far below a GPU's peak, so their device estimate is a lower bound.
+FIXED_SPEEDUP = [1.0]
+CALIBRATION_GFLOPS = 300.0  # float32 matmul throughput of the 2-core CPUs FIXED was measured on
+
+
 def needs_fixed(name: str, p: dict) -> list[Need]:
     seconds, pattern, scale = FIXED[name]
-    return [Need(name, "trained toys", "fixed", total=1, extra={"seconds": seconds * scale(p), "pattern": pattern})]
+    extra = {"seconds": seconds * scale(p) / FIXED_SPEEDUP[0], "pattern": pattern}
+    return [Need(name, "trained toys", "fixed", total=1, extra=extra)]
 
 
 NEEDS = {"fig1": needs_fig1, "fig2": needs_fig2, "precision": needs_precision, "scale": needs_scale,
@@ -248,6 +261,41 @@ def chapter_needs(name: str, params: dict) -> list[Need]:
 # The cost model: matmul FLOPs of each unit of work over this CPU's measured throughput.
 
 
+# The paper models' published shapes (config.json of EleutherAI/gpt-j-6b and meta-llama/Llama-2-7b-hf): the plan
+# needs shapes only, and the paper profile's plan must work where the Hub cannot be reached. Where the Hub is out of
+# reach their prompts are counted with a bundled tokenizer (GPT-J's is a byte-level BPE like SmolLM2's; LLaMA-2's
+# SentencePiece makes somewhat more tokens of the same text), and the plan says so.
+PUBLISHED_CONFIGS = {
+    "gpt-j-6b": {"model_type": "gptj", "n_layer": 28, "n_embd": 4096, "n_head": 16, "rotary_dim": 64,
+                 "vocab_size": 50400, "n_positions": 2048},
+    "llama2-7b": {"model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096, "intermediate_size": 11008,
+                  "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 32000,
+                  "max_position_embeddings": 4096},
+}  # fmt: skip
+PROXY_TOKENIZER = "smollm2-135m"
+NOTES: list[str] = []  # what the plan had to assume, printed under its table
+
+
+def _note(text: str) -> None:
+    if text not in NOTES:
+        NOTES.append(text)
+
+
+def _offline_stand_in(name: str) -> bool:
+    """True when ``name`` is a paper model that resolves to a Hub id not in the local Hugging Face cache: the plan
+    then uses its published shapes instead of waiting on the network."""
+    from svd_icl.models import resolve
+
+    if name not in PUBLISHED_CONFIGS:
+        return False
+    path = resolve(name)
+    if Path(path).exists():
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    return not isinstance(try_to_load_from_cache(path, "config.json"), str)
+
+
 @cache
 def _meta_model(name: str):
     """The model's architecture on the meta device (parameter shapes, no memory, no weights read)."""
@@ -256,7 +304,12 @@ def _meta_model(name: str):
 
     from svd_icl.models import resolve
 
-    config = AutoConfig.from_pretrained(resolve(name))
+    if _offline_stand_in(name):
+        fields = dict(PUBLISHED_CONFIGS[name])
+        config = AutoConfig.for_model(fields.pop("model_type"), **fields)
+        _note(f"{name}: shapes from its published config.json (the Hub copy is not in the local cache)")
+    else:
+        config = AutoConfig.from_pretrained(resolve(name))
     with torch.device("meta"):
         return AutoModelForCausalLM.from_config(config)
 
@@ -267,6 +320,9 @@ def _tokenizer(name: str):
 
     from svd_icl.models import resolve
 
+    if _offline_stand_in(name):
+        _note(f"{name}: prompt tokens counted with {PROXY_TOKENIZER}'s tokenizer (its own is not in the local cache)")
+        name = PROXY_TOKENIZER
     tok = AutoTokenizer.from_pretrained(resolve(name))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -527,6 +583,43 @@ def plan_table(needs: list[Need], chapters: list[str]) -> str:
     return "\n".join(lines)
 
 
+def device_table(needs: list[Need], chapters: list[str], tflops: float, workers: int) -> str:
+    """Compute left per chapter on one device of ``tflops`` (dense matmul TFLOP/s at the profile's dtype) and on
+    ``workers`` such devices: sweep points, confirmations and Algorithm 1 runs are independent units that Ray spreads
+    over workers; a chapter's trained toys and condition-number tables run on one."""
+    lines = [f"{'chapter':10s} {'points':>7s} {'1 device':>9s} {f'{workers} devices':>11s}"]
+    one = many = 0.0
+    for name in chapters:
+        mine = [n for n in needs if n.chapter == name]
+        parallel = sum(n.seconds for n in mine if n.kind != "fixed")
+        serial = sum(n.seconds for n in mine if n.kind == "fixed") + NOTEBOOK_OVERHEAD_S
+        a, b = parallel + serial, parallel / workers + serial
+        lines.append(f"{name:10s} {sum(n.total for n in mine):7d} {_fmt_hours(a):>9s} {_fmt_hours(b):>11s}")
+        one, many = one + a, many + b
+    lines.append(f"{'total':10s} {sum(n.total for n in needs):7d} {_fmt_hours(one):>9s} {_fmt_hours(many):>11s}"
+                 f"  (at {tflops:g} TFLOP/s per device)")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _fmt_hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else _fmt_minutes(seconds)
+
+
+def memory_needs(profile: str, chapters: list[str]) -> dict[str, float]:
+    """Per model of the profile: the GB one copy of its weights takes at the dtype it runs in (GPU memory needs that
+    plus one layer's factors and activations; the download is about the same on disk)."""
+    sizes = {}
+    for name in chapters:
+        p = chapter_parameters(name, profile)
+        dtypes = {p.get(k) for k in ("dtype", "reference_dtype", "other_dtype")} - {None}  # precision loads both
+        width = 4 if "float32" in dtypes or not dtypes else 2
+        names = [m for m, _ in p.get("runs", [])] + p.get("models", []) + p.get("model_names", [])
+        for m in names:
+            params = sum(t.numel() for t in _meta_model(m).parameters())
+            sizes[m] = max(sizes.get(m, 0), params * width)
+    return {m: b / 1e9 for m, b in sizes.items()}
+
+
 def check(needs: list[Need], results: Path) -> list[str]:
     """Problems that make the plan disagree with a finished build: planned sweep points not stored, stored sweep
     points no chapter planned."""
@@ -635,7 +728,7 @@ def fill(needs: list[Need], results: Path, address: str, workers: int | None = N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="svd-icl plan", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="default", help="default, smoke, paper (a params/<chapter> file)")
+    parser.add_argument("--profile", default="default", help=", ".join(PROFILES) + " (params/<chapter> files)")
     parser.add_argument("--results", default="build/default/results", help="the build's results directory")
     parser.add_argument("--chapters", default=None, help="comma-separated chapter names (default: all, in order)")
     parser.add_argument("--watch", type=float, default=0, metavar="SECONDS", help="print progress every SECONDS")
@@ -645,11 +738,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fill", default=None, metavar="local|auto|ADDRESS",
                         help="compute the planned sweep points on this Ray cluster, then exit")  # fmt: skip
     parser.add_argument("--workers", type=int, default=None, help="Ray workers for --fill")
+    parser.add_argument("--gpu-tflops", type=float, default=None, metavar="T",
+                        help="estimate for a device of T dense TFLOP/s at the profile's dtype, on 1 and --workers")
+    parser.add_argument("--gpu-memory", type=float, default=None, metavar="GB",
+                        help="with --gpu-tflops: fail unless each model's weights fit in GB (one device)")
     parser.add_argument("--throughput-file", default=None,
                         help="JSON file of measured GFLOP/s: written if missing, read if present")  # fmt: skip
     args = parser.parse_args(argv)
     results = Path(args.results)
-    if args.throughput_file:
+    if args.profile == "paper-dry":  # the dry run's stand-ins, as ci/build_book.sh maps them (unless told otherwise)
+        from svd_icl.models import MODEL_MAP_ENV
+
+        os.environ.setdefault(MODEL_MAP_ENV, str(ROOT / "ci" / "paper_dry_models.yaml"))
+    if args.gpu_tflops is not None:
+        if args.gpu_tflops <= 0:
+            print(f"svd-icl plan: error: --gpu-tflops {args.gpu_tflops:g}: give a positive TFLOP/s", file=sys.stderr)
+            return 2
+        # the stated throughput is the device's at every dtype: undo the CPU's measured bfloat16/float16 factors
+        MEASURED.update({d: args.gpu_tflops * 1e3 / DTYPE_EFFICIENCY[d] for d in DTYPE_EFFICIENCY})
+        FIXED_SPEEDUP[0] = args.gpu_tflops * 1e3 / CALIBRATION_GFLOPS
+    elif args.throughput_file:
         _shared_throughput(Path(args.throughput_file))
     chapters = args.chapters.split(",") if args.chapters else toc_chapters()
     try:
@@ -660,7 +768,25 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"svd-icl plan: error: {exc}", file=sys.stderr)
         return 2
+    if args.gpu_tflops is not None:
+        workers = args.workers or 8
+        print(device_table(needs, chapters, args.gpu_tflops, workers))
+        memory = memory_needs(args.profile, chapters)
+        print("memory: " + "; ".join(f"{m} {gb:.1f} GB of weights" for m, gb in memory.items())
+              + " (one copy per device, plus a layer's factors and activations; about as much disk per download)")
+        for note in NOTES:
+            print(f"note: {note}")
+        print("note: the engine's distance from the matmul floor was measured on a CPU; short rows run further from "
+              "a GPU's peak, and the trained toys far further: read these as lower bounds")  # fmt: skip
+        too_big = [f"{m} ({gb:.1f} GB)" for m, gb in memory.items() if args.gpu_memory and gb > args.gpu_memory]
+        if too_big:
+            print(f"svd-icl plan: error: weights do not fit in --gpu-memory {args.gpu_memory:g} GB: "
+                  + ", ".join(too_big), file=sys.stderr)  # fmt: skip
+            return 1
+        return 0
     print(plan_table(needs, chapters))
+    for note in NOTES:
+        print(f"note: {note}")
     if args.fill:
         computed = fill(needs, results, args.fill, args.workers)
         print(f"svd-icl plan: {computed} sweep points computed on Ray into {results}")

@@ -68,12 +68,20 @@ def label_token_ids(tokenizer: PreTrainedTokenizerBase, words: tuple[str, ...]) 
     return ids
 
 
-def demonstration_text(task: Task, row: dict, label_words: tuple[str, ...]) -> str:
+def demonstration_text(task: Task, row: dict, label_words: tuple[str, ...], separator: str = "\n") -> str:
     """One demonstration: the query text, then (classification) a space and the label word, or (COPA) the correct
-    choice with no space (the query ends with a newline), then a newline."""
+    choice with no space (the query ends with a newline), then ``separator`` (the book's: one newline)."""
     if task.kind == "choice":
-        return task.query(row) + task.choices(row)[int(row["label"])] + "\n"
-    return task.query(row) + " " + label_words[int(row["label"])] + "\n"
+        return task.query(row) + task.choices(row)[int(row["label"])] + separator
+    return task.query(row) + " " + label_words[int(row["label"])] + separator
+
+
+def check_separator(separator: str) -> str:
+    """A demonstration separator must be whitespace ending in a newline: the query then starts a line of its own,
+    and the prefix/query boundary never merges tokens."""
+    if not separator or separator.strip() or not separator.endswith("\n"):
+        raise ValueError(f"separator {separator!r}: give whitespace that ends with a newline (e.g. '\\n' or '\\n\\n')")
+    return separator
 
 
 def encode(
@@ -81,18 +89,34 @@ def encode(
     split: str,
     tokenizer: PreTrainedTokenizerBase,
     label_words: tuple[str, ...] | None = None,
+    bos: bool | None = None,
+    separator: str = "\n",
 ) -> EncodedPrompts:
-    """Tokenize the demonstrations and the rows of ``split`` ("validation" or "test") of ``data``."""
+    """Tokenize the demonstrations and the rows of ``split`` ("validation" or "test") of ``data``.
+
+    The book's format is the default: a BOS token exactly when the tokenizer adds one itself (``bos=None``) and one
+    newline after each demonstration. ``bos=True``/``False`` forces one in or out and ``separator`` changes what
+    follows each demonstration: neutral format changes, for the prompt-format control (:mod:`svd_icl.formats`).
+    """
     if split not in ("validation", "test"):
         raise ValueError(f"split must be 'validation' or 'test', got {split!r}")
     task = data.task
     words = tuple(label_words) if label_words is not None else task.label_words
     if task.kind == "classification" and len(words) != task.num_classes:
         raise ValueError(f"{task.name} has {task.num_classes} classes but {len(words)} label words were given")
-    prefix_text = "".join(demonstration_text(task, r, words) for r in data.demos.to_dict("records"))
+    check_separator(separator)
+    prefix_text = "".join(demonstration_text(task, r, words, separator) for r in data.demos.to_dict("records"))
     prefix = tokenizer(prefix_text, add_special_tokens=True)["input_ids"] if prefix_text else []
     if not prefix and tokenizer.bos_token_id is not None and _adds_bos(tokenizer):
         prefix = [tokenizer.bos_token_id]
+    if bos is not None:
+        if tokenizer.bos_token_id is None:
+            raise ValueError("bos=True/False asked, but this tokenizer has no BOS token")
+        has = prefix[:1] == [tokenizer.bos_token_id]
+        if bos and not has:
+            prefix = [tokenizer.bos_token_id, *prefix]
+        elif not bos and has:
+            prefix = prefix[1:]
     rows = getattr(data, split).to_dict("records")
     queries = [tokenizer(task.query(r), add_special_tokens=False)["input_ids"] for r in rows]
     if task.kind == "classification":

@@ -19,7 +19,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from svd_icl.architectures import architecture_for, check_layer, decoder_layers, select_matrices
 from svd_icl.evaluation import FastEvaluator
-from svd_icl.prompts import EncodedPrompts, encode, prompt_digest
+from svd_icl.prompts import EncodedPrompts, check_separator, encode, prompt_digest
 from svd_icl.pruning import Pruner
 from svd_icl.results import FORMAT_VERSION, ResultStore
 from svd_icl.svd import DEFAULT_CLIP_RATES, check_clip_rate
@@ -53,6 +53,8 @@ class SweepConfig:
     order: str = "shuffled"
     label_words: tuple[str, ...] | None = None
     demo_seed: int | None = None  # None: the demonstrations of ``seed``; else other draws over the same queries
+    bos: bool | None = None  # None: the book's (BOS exactly when the tokenizer adds one); True/False force it
+    separator: str = "\n"  # what follows each demonstration (the prompt-format control tries "\n\n")
 
     def check(self) -> list[str]:
         """Validate everything that needs no model; return notes on repeated values (dropped). Raises ValueError."""
@@ -76,6 +78,7 @@ class SweepConfig:
         check_count("batch_size", self.batch_size, 1, optional=False)
         check_count("seed", self.seed, 0, optional=False)
         check_count("demo_seed", self.demo_seed, 0)
+        check_separator(self.separator)
         if self.order not in DEMO_ORDERS:
             raise ValueError(f"order {self.order!r} not one of {', '.join(DEMO_ORDERS)}")
         if self.label_words is not None and task.kind == "classification" and len(self.label_words) != task.num_classes:
@@ -259,7 +262,7 @@ def prompt_plan(
         order=config.order,
         demo_seed=config.demo_seed,
     )
-    prompts = encode(data, config.split, tokenizer, label_words=config.label_words)
+    prompts = encode(data, config.split, tokenizer, config.label_words, config.bos, config.separator)
     common = {
         **_common(config, dtype, device),
         "prompt": prompt_digest(prompts),

@@ -195,8 +195,9 @@ def depth_stability(
 
 
 def shallow_collapse(
-    sweeps: pd.DataFrame, group: list[str], num_layers: dict[str, int], margin: float = COLLAPSE_MARGIN
-) -> pd.DataFrame:
+    sweeps: pd.DataFrame, group: list[str], num_layers: dict[str, int], margin: float = COLLAPSE_MARGIN,
+    m: int | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """Claim: heavy truncation of a shallow layer collapses accuracy to chance (an equivalence claim).
 
     The worst shallow pruned point of each group, with intervals simultaneous over the group's shallow points
@@ -204,6 +205,8 @@ def shallow_collapse(
     accuracy's interval lies within ``margin`` of the baseline (max of 1/K and the majority rate);
     ``DOES NOT HOLD`` when even the worst point's accuracy is shown above the baseline plus the margin;
     ``UNDETERMINED`` otherwise, and when the unpruned model is itself within the margin (nothing to fall from).
+    ``m`` fixes the family size when ``sweeps`` holds only some of a group's shallow points (the prompt-format
+    control re-scores the worst one alone, within the book's family).
     """
     rows = []
     for key, g in sweeps.groupby(group, sort=False):
@@ -214,7 +217,7 @@ def shallow_collapse(
         shallow = g[(g.clip_rate > 0) & (g.layer < g.model.map(num_layers) / 2)]
         if shallow.empty:
             raise ValueError(f"shallow collapse needs shallow pruned points in each group; {key} has none")
-        m = len(shallow)
+        m = len(shallow) if m is None else m
         accs = [correctness(r) for _, r in shallow.iterrows()]
         worst = int(np.argmin([a.mean() for a in accs]))
         w = shallow.iloc[worst]
