@@ -33,7 +33,7 @@ from types import ModuleType
 
 from transformers import PreTrainedTokenizerBase
 
-from svd_icl.prompts import demonstration_text, encode, prompt_digest
+from svd_icl.prompts import EncodedPrompts, demonstration_text, encode, prompt_digest
 from svd_icl.tasks import TaskData, prepare
 
 # The scoring rule lm-eval runs (written to utils.py beside the task files). It is the book's rule
@@ -89,11 +89,12 @@ def task_name(task: str, shots: int, seed: int, split: str, n: int) -> str:
     return f"svd_icl_{task}_{shots}shot_seed{seed}_{split}{n}"
 
 
-def _documents(data: TaskData, split: str, tokenizer: PreTrainedTokenizerBase, label_words) -> tuple[list[dict], int]:
-    """One lm-eval document per query, and the number whose lm-eval tokens differ from the book's."""
+def _documents(
+    data: TaskData, split: str, tokenizer: PreTrainedTokenizerBase, words: tuple[str, ...], prompts: EncodedPrompts
+) -> tuple[list[dict], int]:
+    """One lm-eval document per query of ``prompts`` (the book's encoding of ``data``), and the number whose
+    lm-eval tokens differ from the book's."""
     task = data.task
-    words = tuple(label_words) if label_words is not None else task.label_words
-    prompts = encode(data, split, tokenizer, label_words=words)
     prefix_text = "".join(demonstration_text(task, r, words) for r in data.demos.to_dict("records"))
     docs, mismatched = [], 0
     for i, row in enumerate(getattr(data, split).to_dict("records")):
@@ -190,6 +191,7 @@ def write_tasks(
 
     if split not in ("validation", "test"):
         raise ValueError(f"split must be 'validation' or 'test', got {split!r}")
+    out = check_out(out, force)
     data = prepare(
         task,
         shots,
@@ -200,9 +202,9 @@ def write_tasks(
         order=order,
         demo_seed=demo_seed,
     )
-    out = check_out(out, force)
-    docs, mismatched = _documents(data, split, tokenizer, label_words)
-    prompts = encode(data, split, tokenizer, label_words=label_words)
+    words = tuple(label_words) if label_words is not None else data.task.label_words
+    prompts = encode(data, split, tokenizer, label_words=words)
+    docs, mismatched = _documents(data, split, tokenizer, words, prompts)
     name = task_name(data.task.name, len(data.demos), seed, split, len(docs))
     out.mkdir(parents=True, exist_ok=True)
     docs_file = (out / f"{name}.jsonl").resolve()

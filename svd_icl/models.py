@@ -313,6 +313,13 @@ def _known_path(name: str) -> str:
     return path
 
 
+def in_hub_cache(repo: str) -> bool:
+    """Is the Hub repository ``repo`` already in the local Hugging Face cache (its config.json, at least)?"""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo, "config.json"), str)
+
+
 # Published parameter counts of the paper's models: what a download and a device must hold, checked before either.
 PARAMETERS = {"EleutherAI/gpt-j-6b": 6_053_381_344, "meta-llama/Llama-2-7b-hf": 6_738_415_616}
 
@@ -324,9 +331,9 @@ def check_room(path: str, dtype: torch.dtype, device: str | torch.device, free_d
     params = PARAMETERS.get(path)
     if params is None:
         return
-    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub import constants
 
-    if not isinstance(try_to_load_from_cache(path, "config.json"), str):
+    if not in_hub_cache(path):
         cache = Path(constants.HF_HUB_CACHE)
         probe = cache if cache.exists() else Path.home()
         free = shutil.disk_usage(probe).free if free_disk is None else free_disk
@@ -371,10 +378,15 @@ def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedToke
     """The tokenizer of ``name`` alone (bundled name, local directory or Hub id), with load_model's pad rule."""
     path = _known_path(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        return _tokenizer_at(path, trust_remote_code)
     except (OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"cannot load the tokenizer of {name!r} ({reason[:160]}); " + _load_advice(path)) from None
+
+
+def _tokenizer_at(path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    """The tokenizer at ``path``; one without a pad token gets its EOS token as pad (batches carry masks)."""
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -390,7 +402,8 @@ def load_model(
     """Load ``name`` for inference, in eval mode, with its tokenizer.
 
     ``device_map="auto"`` spreads a model larger than one device (then ``device`` is ignored). Tokenizers without
-    a pad token get their EOS token as pad; batches always carry attention masks, so padding never leaks.
+    a pad token get their EOS token as pad (:func:`_tokenizer_at`); batches always carry attention masks, so
+    padding never leaks.
     """
     path = _known_path(name)
     check_safetensors(path)
@@ -402,15 +415,13 @@ def load_model(
     try:
         with _quiet_loading():
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        tokenizer = _tokenizer_at(path, trust_remote_code)
     except (OSError, ValueError) as exc:  # offline Hub id, missing files, unknown architecture
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"cannot load model {name!r} ({reason[:160]}); " + _load_advice(path)) from None
     if device_map is None:
         model.to(device)
     model.eval()
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
 
 

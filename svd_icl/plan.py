@@ -284,16 +284,12 @@ def _note(text: str) -> None:
 def _offline_stand_in(name: str) -> bool:
     """True when ``name`` is a paper model that resolves to a Hub id not in the local Hugging Face cache: the plan
     then uses its published shapes instead of waiting on the network."""
-    from svd_icl.models import resolve
+    from svd_icl.models import in_hub_cache, resolve
 
     if name not in PUBLISHED_CONFIGS:
         return False
     path = resolve(name)
-    if Path(path).exists():
-        return False
-    from huggingface_hub import try_to_load_from_cache
-
-    return not isinstance(try_to_load_from_cache(path, "config.json"), str)
+    return not Path(path).exists() and not in_hub_cache(path)
 
 
 @cache
@@ -316,17 +312,12 @@ def _meta_model(name: str):
 
 @cache
 def _tokenizer(name: str):
-    from transformers import AutoTokenizer
-
-    from svd_icl.models import resolve
+    from svd_icl.models import load_tokenizer
 
     if _offline_stand_in(name):
         _note(f"{name}: prompt tokens counted with {PROXY_TOKENIZER}'s tokenizer (its own is not in the local cache)")
         name = PROXY_TOKENIZER
-    tok = AutoTokenizer.from_pretrained(resolve(name))
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
+    return load_tokenizer(name)
 
 
 def _layers(name: str) -> int:

@@ -246,20 +246,20 @@ def load_split(task: str, split: str, data_root: str | os.PathLike | None = None
     """
     t = get_task(task)
     root = data_dir(data_root)
+    hub = f"{t.hub[0]}{'/' + t.hub[1] if t.hub[1] else ''}"
     if root is not None:
         path = root / t.name / f"{split}.jsonl"
         if not path.exists():
             raise FileNotFoundError(
                 f"no data file {path} for task {t.name!r}, split {split!r}. Either put {split}.jsonl "
                 f"(Hugging Face field names) in {root / t.name}, or unset SVD_ICL_DATA / data_dir to load "
-                f"{t.hub[0]}{'/' + t.hub[1] if t.hub[1] else ''} from the Hugging Face Hub."
+                f"{hub} from the Hugging Face Hub."
             )
         df = read_jsonl(path)
         where = _short(path)
     else:
         import datasets  # imported lazily: only the Hub path needs it
 
-        hub = f"{t.hub[0]}{'/' + t.hub[1] if t.hub[1] else ''}"
         try:
             df = datasets.load_dataset(t.hub[0], t.hub[1], split=split).to_pandas()
         except ConnectionError as exc:  # offline, or the Hub unreachable: say how to use local files instead

@@ -7,14 +7,16 @@ from __future__ import annotations
 import pandas as pd
 
 from svd_icl.analysis import group_fields
-from svd_icl.claims.core import DEGENERATE, FAILS, HOLDS, UNDETERMINED, degenerate, paired_interval
+from svd_icl.claims.core import DEGENERATE, FAILS, HOLDS, UNDETERMINED, degenerate, outcome_status, paired_interval
 from svd_icl.claims.fig1 import shallow_collapse
 from svd_icl.claims.points import baseline, correctness
 
 
-def _point(frame: pd.DataFrame, layer, module, clip_rate) -> pd.DataFrame:
-    return frame[(frame.clip_rate == 0) | ((frame.layer == layer) & (frame.module == module)
-                                           & (frame.clip_rate == clip_rate))]  # fmt: skip
+def _point(frame: pd.DataFrame, row: pd.Series, group: list[str], layer, module, clip_rate) -> pd.DataFrame:
+    """The unpruned point and the point (layer, module, clip rate) of ``row``'s group in ``frame``."""
+    mine = frame[(frame[group] == row[group]).all(axis=1)]
+    return mine[(mine.clip_rate == 0) | ((mine.layer == layer) & (mine.module == module)
+                                         & (mine.clip_rate == clip_rate))]  # fmt: skip
 
 
 def _label(layer, module, clip_rate) -> str:
@@ -47,20 +49,18 @@ def format_robustness(
     rows = []
     for variant, vg in variants.groupby("variant", sort=False):
         for _, c in collapse.iterrows():
-            key = tuple(c[g] for g in group)
-            mine = vg[(vg[group] == pd.Series(key, index=group)).all(axis=1)]
-            frame = _point(mine, c.worst_layer, c.worst_module, c.worst_clip_rate)
+            frame = _point(vg, c, group, c.worst_layer, c.worst_module, c.worst_clip_rate)
             redo = shallow_collapse(frame, group, num_layers, c.margin, m=int(c.m)).iloc[0]
-            rows.append({**group_fields(group, key), "variant": variant, "verdict": "shallow layers collapse",
+            rows.append({**group_fields(group, tuple(c[group])), "variant": variant,
+                         "verdict": "shallow layers collapse",
                          "book": c.outcome, "outcome": redo.outcome, "book_unpruned": c.unpruned,
                          "unpruned": redo.unpruned, "book_point": c.worst_accuracy, "point": redo.worst_accuracy,
                          "point_label": _label(c.worst_layer, c.worst_module, c.worst_clip_rate)})  # fmt: skip
         for _, r in improve.iterrows():
-            key = tuple(r[g] for g in group)
-            mine = vg[(vg[group] == pd.Series(key, index=group)).all(axis=1)]
-            frame = _point(mine, r.best_layer, r.best_module, r.best_clip_rate)
+            frame = _point(vg, r, group, r.best_layer, r.best_module, r.best_clip_rate)
             outcome, unpruned, point = _gain_outcome(frame, r)
-            rows.append({**group_fields(group, key), "variant": variant, "verdict": "some truncation raises accuracy",
+            rows.append({**group_fields(group, tuple(r[group])), "variant": variant,
+                         "verdict": "some truncation raises accuracy",
                          "book": r.outcome, "outcome": outcome, "book_unpruned": r.unpruned, "unpruned": unpruned,
                          "book_point": r.best_accuracy, "point": point,
                          "point_label": _label(r.best_layer, r.best_module, r.best_clip_rate)})  # fmt: skip
@@ -94,8 +94,6 @@ def describe_formats(table: pd.DataFrame, group: list[str] = ("model", "task")) 
 
 def format_claim(table: pd.DataFrame, group: list[str] = ("model", "task")) -> dict:
     """The summary record of the control: each (group, verdict) a case that holds when it survives every change."""
-    from svd_icl.claims.core import outcome_status
-
     per = table.groupby([*group, "verdict"], sort=False).survives.all()
     flipped = [f"{' '.join(map(str, k[:-1]))} {k[-1]}" for k, ok in per.items() if not ok]
     return {
