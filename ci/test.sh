@@ -18,7 +18,7 @@ bash ci/build_book.sh smoke
 echo "== the build plan agrees with what the notebooks computed"
 python -m svd_icl.plan --profile smoke --results build/smoke/results --check
 echo "== lm-evaluation-harness against svd_icl on SmolLM2, and the how-to's commands (converted models needed)"
-pytest -m slow tests/test_lm_eval.py tests/test_howto.py tests/test_paper_dry.py
+pytest -m slow tests/test_lm_eval.py tests/test_howto.py tests/test_paper_dry.py tests/test_noise.py
 echo "== nbval over the executed notebooks"
 pytest --nbval-lax --sanitize-with ci/nbval_sanitize.cfg -p no:cacheprovider -m "" build/smoke/src/notebooks
 echo "== rendered pages in headless Chromium"

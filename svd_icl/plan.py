@@ -68,7 +68,7 @@ class Need:
 
     chapter: str
     label: str
-    kind: str  # "sweep" | "confirmation" | "algorithm1" | "fixed"
+    kind: str  # "sweep" | "confirmation" | "noise" | "algorithm1" | "fixed"
     store: str = "sweeps.jsonl"
     config: SweepConfig | None = None
     dtype: str = "float32"
@@ -126,7 +126,19 @@ def needs_fig1(p: dict) -> list[Need]:
                         extra={"model": model, "task": task, "shots": p["shots"].get(task), "seed": p["seed"],
                                "n": p["n_confirm"].get(task), "demo_seeds": [None, *p["demo_seeds"]],
                                "layers": layers}))  # fmt: skip
+        levels = [v for v in p.get("noise_levels", []) if v > 0]
+        if levels and _bundled(model):  # the quantization-noise control: a quantized checkpoint only
+            out.append(Need("fig1", f"{model}/{task} noise control", "noise", store="noise.jsonl",
+                            total=2 * len(levels), extra={"model": model, "task": task, "shots": p["shots"].get(task),
+                            "seed": p["seed"], "n": p["n_confirm"].get(task), "levels": levels,
+                            "noise_seed": p.get("noise_seed", 0), "layers": layers}))  # fmt: skip
     return out
+
+
+def _bundled(model: str) -> bool:
+    from svd_icl.models import BUNDLED
+
+    return model in BUNDLED
 
 
 def needs_fig2(p: dict) -> list[Need]:
@@ -429,8 +441,10 @@ class Planner:
             return None
         if name not in self._stores:
             from svd_icl.algorithm1 import KEY_FIELDS as A1_FIELDS
+            from svd_icl.noise import NOISE_FILE, NOISE_KEY
 
-            self._stores[name] = ResultStore(path, A1_FIELDS if kind == "algorithm1" else KEY_FIELDS, kind=kind)
+            fields = A1_FIELDS if kind == "algorithm1" else NOISE_KEY if name == NOISE_FILE else KEY_FIELDS
+            self._stores[name] = ResultStore(path, fields, kind=kind)
         return self._stores[name]
 
     def plan(self, need: Need) -> SweepPlan:
@@ -492,6 +506,22 @@ class Planner:
         missing_sets = sum((s, shots, False) not in found for s in e["demo_seeds"])
         zero_shot = cost.full * 0.5  # no demonstrations: shorter prompts
         need.seconds = missing_sets * cost.unit(depth, L, 2) + ((None, 0, True) not in found) * zero_shot
+
+    def _noise(self, need: Need) -> None:
+        """The noise control's points (unpruned and selected per level; level 0 is the confirmation's own)."""
+        e = need.extra
+        store = self.store(need.store)
+        records = store.records() if store else []
+        found = {(r.get("noise"), r.get("clip_rate") == 0) for r in records
+                 if r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("split") == "test"
+                 and r.get("n") == e["n"] and r.get("seed") == e["seed"] and r.get("demo_seed") is None
+                 and r.get("noise_seed") == e["noise_seed"]}  # fmt: skip
+        need.stored = sum((v, z) in found for v in e["levels"] for z in (True, False))
+        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="test", n=e["n"])
+        cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
+        L = _layers(e["model"])
+        depth = round(sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"]))  # not chosen yet
+        need.seconds = (need.total - need.stored) / 2 * cost.unit(depth, L, 2)
 
     def _algorithm1(self, need: Need) -> None:
         e = need.extra

@@ -428,12 +428,16 @@ def forest_plot(effects: pd.DataFrame) -> plt.Figure:
 
 def null_excess_grid(nulled: dict[str, pd.DataFrame], aggregate: str = "max") -> plt.Figure:
     """Per model, each module's condition number over its shape's Gaussian null median, by layer (log scale; 1 is
-    what a random matrix of that shape gives), with the permuted-entries control as a dashed line."""
+    what a random matrix of that shape gives), with the null's 5-95% band (the aggregate of the matrices' band
+    edges) shaded and the permuted-entries control as a dashed line."""
     fig, axes = plt.subplots(1, len(nulled), figsize=(4.2 * len(nulled), 3.2), squeeze=False)
     for ax, (name, t) in zip(axes[0], nulled.items()):
         for module, colour in (("attn", "C0"), ("mlp", "C1")):
             sub = t[t.module == module]
             ax.plot(sub.groupby("layer").excess.agg(aggregate), color=colour, marker="o", ms=3, label=module.upper())
+            band = (sub[["null_low", "null_high"]].div(sub.null_median, axis=0)).groupby(sub.layer).agg(aggregate)
+            ax.fill_between(band.index, band.null_low, band.null_high, color=colour, alpha=0.15, lw=0,
+                            label=f"{module.upper()} Gaussian null, 5-95%")  # fmt: skip
             if "permuted_cond" in sub:
                 ratio = (sub.permuted_cond / sub.null_median).groupby(sub.layer).agg(aggregate)
                 ax.plot(ratio, color=colour, ls="--", lw=1, label=f"{module.upper()} entries permuted")

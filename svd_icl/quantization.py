@@ -12,7 +12,9 @@ close to uniform on ``[-s/2, s/2]`` for weights spread over many steps, so ``E[e
 
 Two caveats, both stated in the book: clipping at the ends of the code range and llama.cpp's importance-weighted
 choice of scales (K-quants) change the error, in opposite directions; :func:`check_error_model` measures the model's
-accuracy on Gaussian matrices quantized with ``gguf``'s reference quantizers, where they exist (Q8_0, Q5_0, Q4_1).
+accuracy on Gaussian matrices quantized with ``gguf``'s reference quantizers, where they exist (Q8_0, Q5_0, Q4_1),
+and :func:`check_k_error_model` on simulated Q4_K and Q6_K grids (``gguf`` cannot quantize K-types); :func:`off_grid`
+checks on the files themselves that the steps read are the spacing of the de-quantized weights.
 
 The per-format parsing follows the block layouts of ``gguf.quants`` (which de-quantizes but does not expose the
 steps); each ``_steps_*`` function returns the step of every weight of a block array ``(n_blocks, bytes)``.
@@ -103,10 +105,11 @@ def quantization_table(gguf_path: str | Path) -> pd.DataFrame:
             continue
         data = np.asarray(t.data)
         if t.tensor_type in (GGMLQuantizationType.F32, GGMLQuantizationType.F16, GGMLQuantizationType.BF16):
-            error, weights = 0.0, data.astype(np.float64)
+            error, weights, outside = 0.0, data.astype(np.float64), 0.0
         else:
             error = error_norm(block_steps(data, t.tensor_type))
             weights = quants.dequantize(data, t.tensor_type).astype(np.float64)
+            outside = off_grid(data, t.tensor_type, weights)
         block_size, type_size = quants.GGML_QUANT_SIZES[t.tensor_type]
         norm = float(np.linalg.norm(weights))
         rows.append(
@@ -118,6 +121,7 @@ def quantization_table(gguf_path: str | Path) -> pd.DataFrame:
                 "weight_norm": norm,
                 "error_norm": error,
                 "relative_error": error / norm if norm else float("nan"),
+                "off_grid": outside,
             }
         )
     if not rows:
@@ -146,15 +150,88 @@ def check_error_model(
 ) -> pd.DataFrame:
     """Quantize a Gaussian matrix with ``gguf``'s reference quantizer per type and compare the measured error norm
     with :func:`error_norm` of the steps read back from the quantized bytes (``ratio`` = measured / predicted)."""
-    weights = np.random.default_rng(seed).standard_normal(shape).astype(np.float32) * 0.02
+    weights = _gaussian(shape, seed)
     rows = []
     for name in qtypes:
         qtype = GGMLQuantizationType[name]
         raw = quants.quantize(weights, qtype)
         measured = float(np.linalg.norm(quants.dequantize(raw, qtype).astype(np.float64) - weights))
         predicted = error_norm(block_steps(raw, qtype))
-        rows.append({"qtype": name, "measured": measured, "predicted": predicted, "ratio": measured / predicted})
+        rows.append({"qtype": name, "quantizer": "gguf reference", "measured": measured, "predicted": predicted,
+                     "ratio": measured / predicted})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _gaussian(shape: tuple[int, int], seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32) * 0.02
+
+
+# K-types: (weights per sub-block, lowest code, highest code, symmetric). Q6_K: w = step * q, q in [-32, 31];
+# Q4_K / Q5_K: w = step * q - min, q in [0, 15] / [0, 31].
+K_GRIDS = {"Q6_K": (16, -32, 31, True), "Q4_K": (32, 0, 15, False), "Q5_K": (32, 0, 31, False)}
+
+
+def simulate_k_quant(weights: np.ndarray, qtype: str, search: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Quantize ``weights`` on a K-type's sub-block grid (float steps; the 6/8-bit coding of the steps is left
+    out), returning (de-quantized weights, step per weight). ``gguf`` has no quantizer for K-types, so this brackets
+    llama.cpp's: ``search=False`` sets each sub-block's step from its range (round-to-nearest); ``search=True``
+    also tries 20 smaller steps (clipping the extremes) and keeps the one of least squared error, as llama.cpp's
+    scale search does (unweighted here)."""
+    size, lo, hi, symmetric = K_GRIDS[qtype]
+    w = np.asarray(weights, dtype=np.float64).reshape(-1, size)
+    if symmetric:
+        offset = np.zeros((len(w), 1))
+        # the step's sign maps the largest-magnitude weight to the code -32, as llama.cpp does (no clipping)
+        base = np.take_along_axis(w, np.abs(w).argmax(axis=1)[:, None], axis=1) / lo
+    else:
+        offset = np.minimum(w.min(axis=1, keepdims=True), 0.0)
+        base = (w.max(axis=1, keepdims=True) - offset) / hi
+    base = np.where(base != 0, base, 1.0)
+    best, best_err, best_step = None, None, None
+    for factor in np.linspace(0.8, 1.0, 21) if search else [1.0]:
+        step = base * factor
+        deq = np.clip(np.round((w - offset) / step), lo, hi) * step + offset
+        err = ((deq - w) ** 2).sum(axis=1, keepdims=True)
+        if best is None:
+            best, best_err, best_step = deq, err, np.broadcast_to(np.abs(step), w.shape).copy()
+        else:
+            better = err < best_err
+            best = np.where(better, deq, best)
+            best_step = np.where(better, np.abs(step), best_step)
+            best_err = np.minimum(err, best_err)
+    return best.reshape(np.shape(weights)), best_step.reshape(np.shape(weights))
+
+
+def check_k_error_model(qtypes: tuple[str, ...] = ("Q4_K", "Q6_K"), shape: tuple[int, int] = (256, 1024),
+                        seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """:func:`check_error_model` for K-types, on :func:`simulate_k_quant`'s two quantizers."""
+    weights = _gaussian(shape, seed).astype(np.float64)
+    rows = []
+    for name in qtypes:
+        for search in (False, True):
+            deq, steps = simulate_k_quant(weights, name, search)
+            measured, predicted = float(np.linalg.norm(deq - weights)), error_norm(steps)
+            rows.append({"qtype": name, "quantizer": "searched scales" if search else "round to nearest",
+                         "measured": measured, "predicted": predicted, "ratio": measured / predicted})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# Weights per sub-block (one step) of each type whose steps :func:`block_steps` reads.
+SUBBLOCK = {GGMLQuantizationType.Q6_K: 16}
+
+
+def off_grid(data: np.ndarray, qtype: GGMLQuantizationType, weights: np.ndarray | None = None) -> float:
+    """Share of a raw GGUF tensor's de-quantized weights that are *not* on the grid of the steps read from its
+    bytes: within each sub-block every weight minus the first must be a whole number of steps (to 1e-3 of a step).
+    0 means :func:`block_steps` reads this type's layout right, on the file itself. ``weights``: the de-quantized
+    tensor, when the caller has it already."""
+    size = SUBBLOCK.get(qtype, 32)
+    steps = block_steps(data, qtype).reshape(-1, size)
+    w = (quants.dequantize(np.asarray(data), qtype) if weights is None else weights).astype(np.float64)
+    w = w.reshape(-1, size)
+    ok = steps[:, 0] > 0
+    codes = (w[ok] - w[ok, :1]) / steps[ok]
+    return float((np.abs(codes - np.round(codes)) > 1e-3).mean()) if ok.any() else 0.0
 
 
 def bundled_quantization(name: str, results_dir: str | Path) -> pd.DataFrame | None:
@@ -168,7 +245,7 @@ def bundled_quantization(name: str, results_dir: str | Path) -> pd.DataFrame | N
     sha = source_info(name)["gguf_sha256"]
     return cached_table(
         Path(results_dir) / f"quantization_{name}.csv",
-        {"model": name, "gguf_sha256": sha, "error_model": "s^2/12"},
+        {"model": name, "gguf_sha256": sha, "error_model": "s^2/12", "columns": "off_grid"},
         lambda: quantization_table(BUNDLED[name].locate_gguf()),
     )
 

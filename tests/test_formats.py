@@ -94,3 +94,17 @@ def test_a_gain_under_a_variant_is_decided_in_the_books_family():
     table = claims.format_robustness(small.assign(variant="v"), collapse, improve, ["model", "task"], NUM_LAYERS)
     gain = table[table.verdict == "some truncation raises accuracy"].iloc[0]
     assert gain.outcome == UNDETERMINED and not gain.survives  # +5 points, queries gained and lost: not shown at m = 6
+
+
+def test_a_variant_scored_for_one_model_only_leaves_the_other_models_cases_alone():
+    """BOS is added for a tokenizer that adds none and removed for one that adds it: each variant covers some
+    cases only, and the others are not decided under it."""
+    book = sweep(0.9, 0.9, 0.5)
+    collapse, improve = _verdicts(book)
+    c, b = collapse.iloc[0], improve.iloc[0]
+    mine = pd.DataFrame([point(0, "mlp", 0.0, 0.9), point(c.worst_layer, "mlp", c.worst_clip_rate, 0.5),
+                         point(b.best_layer, b.best_module, b.best_clip_rate, b.best_accuracy)])  # fmt: skip
+    other = mine.assign(model="other", variant="BOS removed")
+    table = claims.format_robustness(pd.concat([mine.assign(variant="BOS added"), other]), collapse, improve,
+                                     ["model", "task"], NUM_LAYERS)  # fmt: skip
+    assert set(zip(table.model, table.variant)) == {("m", "BOS added")} and len(table) == 2

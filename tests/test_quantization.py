@@ -84,3 +84,64 @@ def test_truncation_norms_on_a_tiny_model():
     rest = sum(float((torch.linalg.svdvals(weight_view(layer, s))[1:] ** 2).sum())
                for _, s in select_matrices(arch, "mlp").values())  # fmt: skip
     assert table.removed_norm.iloc[2] == pytest.approx(np.sqrt(rest), rel=1e-4)
+
+
+def _random_blocks(name, n=20, seed=1):
+    qtype = GGMLQuantizationType[name]
+    _, type_size = quants.GGML_QUANT_SIZES[qtype]
+    raw = np.random.default_rng(seed).integers(0, 256, (n, type_size), dtype=np.uint8)
+    half = np.frombuffer(np.array([0.01], np.float16).tobytes(), np.uint8)
+    d_at = type_size - 2 if name == "Q6_K" else 0
+    raw[:, d_at : d_at + 2] = half
+    if name in ("Q4_K", "Q4_1"):
+        raw[:, 2:4] = half
+    return raw, qtype
+
+
+@pytest.mark.parametrize("name", ["Q4_K", "Q6_K", "Q8_0", "Q5_0", "Q4_1"])
+def test_off_grid_is_zero_for_the_right_steps_and_not_for_wrong_ones(name, monkeypatch):
+    from svd_icl import quantization
+
+    raw, qtype = _random_blocks(name)
+    assert quantization.off_grid(raw, qtype) == 0.0
+    right = quantization.STEPS[qtype]
+    monkeypatch.setitem(quantization.STEPS, qtype, lambda blocks: right(blocks) * 1.5)  # a misread step
+    assert quantization.off_grid(raw, qtype) > 0.3
+
+
+def test_k_quant_simulation_puts_weights_on_its_grid_and_search_never_loses():
+    from svd_icl.quantization import K_GRIDS, simulate_k_quant
+
+    w = np.random.default_rng(0).standard_normal((32, 256)) * 0.02
+    for name, (size, lo, hi, _) in K_GRIDS.items():
+        rtn, steps = simulate_k_quant(w, name, search=False)
+        searched, _ = simulate_k_quant(w, name, search=True)
+        blocks, s = rtn.reshape(-1, size), steps.reshape(-1, size)
+        codes = (blocks - blocks[:, :1]) / s
+        assert np.allclose(codes, np.round(codes), atol=1e-6), name
+        assert (np.round(codes).max(axis=1) - np.round(codes).min(axis=1) <= hi - lo).all(), name
+        sse_searched, sse_rtn = (((x - w).reshape(-1, size) ** 2).sum(axis=1) for x in (searched, rtn))
+        assert (sse_searched <= sse_rtn + 1e-18).all(), name
+
+
+def test_round_to_nearest_on_widely_spread_weights_has_the_uniform_error():
+    """Weights spread evenly over many steps: every weight has the s^2/12 error but the ones that set the step,
+    which lie on the grid (Q4_K's sub-block minimum and maximum, 2 of 32; Q6_K's largest magnitude, 1 of 16)."""
+    from svd_icl.quantization import simulate_k_quant
+
+    rng = np.random.default_rng(2)
+    # Q6_K's weights of one sign: its codes [-32, 31] are asymmetric, so the other sign's extreme would be clipped
+    cases = (("Q4_K", 2 / 32, rng.uniform(-1, 1, (64, 256))), ("Q6_K", 1 / 16, rng.uniform(0, 1, (64, 256))))
+    for name, exact, w in cases:
+        deq, steps = simulate_k_quant(w, name, search=False)
+        assert np.linalg.norm(deq - w) / error_norm(steps) == pytest.approx(np.sqrt(1 - exact), abs=0.01), name
+
+
+def test_k_error_model_check_reports_both_quantizers():
+    from svd_icl.quantization import check_k_error_model
+
+    table = check_k_error_model(shape=(64, 512))
+    assert set(zip(table.qtype, table.quantizer)) == {
+        (q, k) for q in ("Q4_K", "Q6_K") for k in ("round to nearest", "searched scales")
+    }
+    assert ((table.ratio > 0.85) & (table.ratio < 1.05)).all(), table

@@ -33,6 +33,7 @@ from svd_icl.claims.fig3 import (
 from svd_icl.claims.fig4 import algorithm1_tests, condition_gain, describe_condition_gain, partial_spearman
 from svd_icl.claims.fig5 import fig5_verdicts
 from svd_icl.claims.formats import describe_formats, format_claim, format_robustness
+from svd_icl.claims.noise import describe_noise, noise_effects
 from svd_icl.claims.points import COLLAPSE_MARGIN, baseline, collapsed, correctness, effect, point_tests
 from svd_icl.claims.precision import claim_outcomes, outcomes_by_dtype
 from svd_icl.claims.quantization import COMPARABLE, describe_confound, quantization_confound
@@ -52,7 +53,9 @@ from svd_icl.claims.theorem2 import (
 __all__ = [
     *_core_names,
     "format_robustness",
+    "noise_effects",
     "describe_formats",
+    "describe_noise",
     "format_claim",
     "partial_spearman",
     "fig3_null_verdicts",

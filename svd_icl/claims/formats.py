@@ -50,6 +50,8 @@ def format_robustness(
     for variant, vg in variants.groupby("variant", sort=False):
         for _, c in collapse.iterrows():
             frame = _point(vg, c, group, c.worst_layer, c.worst_module, c.worst_clip_rate)
+            if frame.empty:  # variants are per model ("BOS added" where the tokenizer adds none, else "removed")
+                continue
             redo = shallow_collapse(frame, group, num_layers, c.margin, m=int(c.m)).iloc[0]
             rows.append({**group_fields(group, tuple(c[group])), "variant": variant,
                          "verdict": "shallow layers collapse",
@@ -58,6 +60,8 @@ def format_robustness(
                          "point_label": _label(c.worst_layer, c.worst_module, c.worst_clip_rate)})  # fmt: skip
         for _, r in improve.iterrows():
             frame = _point(vg, r, group, r.best_layer, r.best_module, r.best_clip_rate)
+            if frame.empty:
+                continue
             outcome, unpruned, point = _gain_outcome(frame, r)
             rows.append({**group_fields(group, tuple(r[group])), "variant": variant,
                          "verdict": "some truncation raises accuracy",

@@ -1,0 +1,126 @@
+"""The quantization-noise control: noise of the file's own step, restored bit for bit, and its verdict."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from svd_icl.claims import describe_noise, noise_effects
+from svd_icl.claims.core import FAILS, HOLDS, UNDETERMINED
+from svd_icl.noise import noisy, requantizable, uniform_noise
+from svd_icl.quantization import error_norm
+from tests.tiny_models import tiny_model
+
+
+def test_injected_noise_has_the_error_models_variance():
+    steps = torch.from_numpy(np.random.default_rng(0).uniform(0.001, 0.01, (300, 400)).astype(np.float32))
+    predicted = error_norm(steps.numpy())
+    for level in (1.0, 4.0):
+        noise = uniform_noise(steps, level, (0, 1, 2))
+        assert float(noise.double().norm()) == pytest.approx(np.sqrt(level) * predicted, rel=0.01)
+        assert (noise.abs() <= np.sqrt(level) * steps / 2 + 1e-9).all()
+    assert torch.equal(uniform_noise(steps, 1.0, (0, 1, 2)), uniform_noise(steps, 1.0, (0, 1, 2)))
+    assert not torch.equal(uniform_noise(steps, 1.0, (0, 1, 2)), uniform_noise(steps, 1.0, (1, 1, 2)))
+
+
+def test_noise_touches_only_the_named_matrices_and_is_undone_bit_for_bit():
+    model = tiny_model("llama")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    gate = model.model.layers[1].mlp.gate_proj.weight
+    steps = {"mlp.gate": torch.full(gate.shape, 0.01)}
+    with noisy(model, 1, steps, 3.0, seed=0) as norms:
+        changed = {k for k, v in model.state_dict().items() if not torch.equal(before[k], v)}
+        assert changed == {"model.layers.1.mlp.gate_proj.weight"}
+        assert norms["mlp.gate"] == pytest.approx(np.sqrt(3 * gate.numel() * 0.01**2 / 12), rel=0.05)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="noise level -1"):
+        with noisy(model, 1, steps, -1.0):
+            pass
+
+
+def test_gguf_has_no_quantizer_for_k_types():
+    assert requantizable("Q8_0") and not requantizable("Q4_K") and not requantizable("Q6_K")
+
+
+def _points(n, u0, s0, uk, sk, level=3.0, labels=None):
+    labels = np.zeros(n, int) if labels is None else labels
+    rows = []
+    for noise, role, correct in ((0.0, "unpruned", u0), (0.0, "selected", s0), (level, "unpruned", uk),
+                                 (level, "selected", sk)):  # fmt: skip
+        rows.append(
+            {
+                "model": "m",
+                "task": "sst2",
+                "layer": 3,
+                "module": "mlp",
+                "noise": noise,
+                "role": role,
+                "clip_rate": 0.0 if role == "unpruned" else 0.9,
+                "labels": labels.tolist(),
+                "predictions": np.where(correct, labels, 1 - labels).tolist(),
+                "noise_norm": 2.0,
+                "error_norm": 1.2,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_a_gain_that_grows_with_noise_points_to_noise_removal():
+    rng = np.random.default_rng(0)
+    n = 2000
+    base = rng.random(n) < 0.7
+    hurt = base & (rng.random(n) < 0.3)  # the noise costs the unpruned model; the truncation undoes it
+    mixed = rng.random(n) < 0.1  # and some queries go the other way, so discordance is two-sided
+    uk = base & ~hurt | (mixed & ~base)
+    row = noise_effects(_points(n, base, base, uk, base), ["model", "task"]).iloc[0]
+    assert row.outcome == FAILS and row.low > 0 and row.cost < 0
+    assert "as removing quantization noise would predict" in describe_noise(row)
+
+
+def test_an_unchanged_gain_on_many_queries_rules_out_noise_removal_and_few_queries_cannot():
+    rng = np.random.default_rng(1)
+    for n, expected in ((4000, HOLDS), (60, UNDETERMINED)):
+        u0 = rng.random(n) < 0.7
+        s0 = u0 ^ (rng.random(n) < 0.1)  # some queries flip either way under truncation
+        uk, sk = u0.copy(), s0.copy()  # on the noisier weights the gain is the same on average, query by query
+        same = np.flatnonzero(s0 == u0)  # not everywhere: a few queries gain, as many lose
+        up, down = same[: n // 40], same[n // 40 : n // 20]
+        sk[up], uk[up], sk[down], uk[down] = True, False, False, True
+        row = noise_effects(_points(n, u0, s0, uk, sk), ["model", "task"]).iloc[0]
+        assert row.outcome == expected, (n, row.low, row.high)
+        if expected == UNDETERMINED:
+            assert f"{row.mde:+.1%}" in describe_noise(row) and row.mde > row.margin
+
+
+def test_the_control_refuses_points_of_other_queries_or_a_missing_arm():
+    n = 10
+    ok = np.ones(n, bool)
+    points = _points(n, ok, ok, ok, ok)
+    points.at[3, "labels"] = [1] * n
+    with pytest.raises(ValueError, match="different queries"):
+        noise_effects(points, ["model", "task"])
+    with pytest.raises(ValueError, match="needs unpruned and selected points at 0 and 3"):
+        noise_effects(_points(n, ok, ok, ok, ok).iloc[1:], ["model", "task"])
+
+
+@pytest.mark.slow
+def test_step_map_of_a_bundled_model_follows_transformers_reordering():
+    """SmolLM2 is a LLaMA file: transformers reorders q and k rows on loading. The step map must follow (checked
+    inside gguf_steps against the de-quantized weights) and carry the file's own error estimate per matrix."""
+    from svd_icl.models import BUNDLED, load_model
+    from svd_icl.noise import gguf_steps
+    from svd_icl.quantization import quantization_table
+
+    path = BUNDLED["smollm2-135m"].locate_gguf()
+    model, _ = load_model("smollm2-135m")
+    steps = gguf_steps(path, model, 0, "attn")
+    table = quantization_table(path).set_index(["layer", "matrix"])
+    for name, s in steps.items():
+        assert tuple(s.shape) == tuple(model.model.layers[0].get_submodule(
+            {"attn.q": "self_attn.q_proj", "attn.k": "self_attn.k_proj", "attn.v": "self_attn.v_proj",
+             "attn.o": "self_attn.o_proj"}[name]).weight.shape)  # fmt: skip
+        assert error_norm(s.numpy()) == pytest.approx(table.loc[(0, name), "error_norm"], rel=1e-6)
+    with torch.no_grad():
+        model.model.layers[0].self_attn.q_proj.weight[0, 0] += 1.0  # no longer the file's weights
+    with pytest.raises(ValueError, match="differs from the model's attn.q"):
+        gguf_steps(path, model, 0, "attn")
