@@ -162,17 +162,19 @@ def noise_control(
         plan = plan_sweep(model, tokenizer, config)
         store = ResultStore(noise_file, NOISE_KEY)
         store.open()
-        steps = gguf_steps(gguf_path, model, selection.layer, selection.module)
-        predicted = float(np.sqrt(sum(error_norm(s.numpy()) ** 2 for s in steps.values())))
-        keys = set()
+        keys, todo = set(), []
         for level in noisier:
             extra = {"noise": level, "noise_seed": noise_seed}
             wanted = {store.key({**plan.point(selection.layer, selection.module, xi), **extra})
                       for xi in config.clip_rates}  # fmt: skip
             keys |= wanted
-            if wanted <= store.done():
-                continue
-            with noisy(model, selection.layer, steps, level, noise_seed) as norms:
+            if not wanted <= store.done():
+                todo.append(extra)
+        if todo:  # reading a GGUF file takes seconds: only when something is missing
+            steps = gguf_steps(gguf_path, model, selection.layer, selection.module)
+            predicted = float(np.sqrt(sum(error_norm(s.numpy()) ** 2 for s in steps.values())))
+        for extra in todo:
+            with noisy(model, selection.layer, steps, extra["noise"], noise_seed) as norms:
                 evaluator = FastEvaluator(model, plan.prompts, batch_size=config.batch_size, progress=progress)
                 for record in unit_records(model, plan, selection.layer, selection.module, config.clip_rates,
                                            evaluator, Pruner(model)):  # fmt: skip

@@ -124,3 +124,53 @@ def test_step_map_of_a_bundled_model_follows_transformers_reordering():
         model.model.layers[0].self_attn.q_proj.weight[0, 0] += 1.0  # no longer the file's weights
     with pytest.raises(ValueError, match="differs from the model's attn.q"):
         gguf_steps(path, model, 0, "attn")
+
+
+def _gguf_of(model, layer, path):
+    """A GGUF file holding ``layer``'s v matrix quantized Q8_0, with the model's v set to its de-quantized values
+    (as if the model had been converted from the file)."""
+    from gguf import GGMLQuantizationType, GGUFWriter, quants
+
+    v = model.model.layers[layer].self_attn.v_proj.weight
+    raw = quants.quantize(v.detach().numpy().astype(np.float32), GGMLQuantizationType.Q8_0)
+    with torch.no_grad():
+        v.copy_(torch.from_numpy(quants.dequantize(raw, GGMLQuantizationType.Q8_0)))
+    writer = GGUFWriter(str(path), "llama")
+    writer.add_tensor(f"blk.{layer}.attn_v.weight", raw, raw_dtype=GGMLQuantizationType.Q8_0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def test_the_control_scores_both_arms_on_the_same_queries_resumes_and_restores(checkpoint, tmp_path):
+    from svd_icl.confirm import Selection
+    from svd_icl.models import load_model
+    from svd_icl.noise import noise_control
+    from svd_icl.sweep import SweepConfig
+
+    model, tok = load_model(str(checkpoint / "model"))
+    _gguf_of(model, 1, tmp_path / "tiny.gguf")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config = SweepConfig(model="tiny", task="sst2", layers=[0], shots=2, split="validation", n=8,
+                         data_root=str(checkpoint / "data"))  # fmt: skip
+    pick = Selection("tiny", "sst2", 1, "v", 0.5)
+    files = tmp_path / "sweeps.jsonl", tmp_path / "noise.jsonl"
+    points = noise_control(model, tok, config, pick, tmp_path / "tiny.gguf", (0.0, 30.0), 0, *files, progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert sorted(zip(points.noise, points.role)) == [(0.0, "selected"), (0.0, "unpruned"), (30.0, "selected"),
+                                                      (30.0, "unpruned")]  # fmt: skip
+    assert points.labels.map(tuple).nunique() == 1
+    u = points.set_index(["noise", "role"]).scores
+    assert not np.allclose(u[(0.0, "unpruned")], u[(30.0, "unpruned")])  # the noise reached the answers
+    noisy_row = points[points.noise == 30.0].iloc[0]
+    assert noisy_row.noise_norm == pytest.approx(np.sqrt(30) * noisy_row.error_norm, rel=0.1)
+    lines = [f.read_text() for f in files]
+    again = noise_control(model, tok, config, pick, tmp_path / "tiny.gguf", (0.0, 30.0), 0, *files, progress=False)
+    assert [f.read_text() for f in files] == lines and len(again) == 4  # all stored: nothing recomputed
+    other = noise_control(model, tok, config, pick, tmp_path / "tiny.gguf", (30.0,), 1, *files, progress=False)
+    assert not np.allclose(other.scores.iloc[0], u[(30.0, "unpruned")])  # another draw is another key
+    table = noise_effects(points.assign(model="tiny", task="sst2"), ["model", "task"])
+    assert len(table) == 1 and table.iloc[0].n == 8
+    with pytest.raises(ValueError, match="levels"):
+        noise_control(model, tok, config, pick, tmp_path / "tiny.gguf", (-1.0,), 0, *files)
