@@ -31,13 +31,12 @@ from svd_icl.architectures import architecture_for, check_layer, decoder_layers,
 from svd_icl.confirm import Selection
 from svd_icl.evaluation import FastEvaluator
 from svd_icl.pruning import Pruner
-from svd_icl.quantization import GGUF_MATRICES, block_steps, error_norm
+from svd_icl.quantization import GGUF_MATRICES, UNQUANTIZED, block_steps, combined_norm, error_norm
 from svd_icl.results import ResultStore
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, plan_sweep, run_sweep, select, unit_records
 
 NOISE_FILE = "noise.jsonl"
 NOISE_KEY = (*KEY_FIELDS, "noise", "noise_seed")
-UNQUANTIZED = (GGMLQuantizationType.F32, GGMLQuantizationType.F16, GGMLQuantizationType.BF16)
 
 
 def requantizable(qtype: str) -> bool:
@@ -172,13 +171,13 @@ def noise_control(
                 todo.append(extra)
         if todo:  # reading a GGUF file takes seconds: only when something is missing
             steps = gguf_steps(gguf_path, model, selection.layer, selection.module)
-            predicted = float(np.sqrt(sum(error_norm(s.numpy()) ** 2 for s in steps.values())))
+            predicted = combined_norm([error_norm(s.numpy()) for s in steps.values()])
         for extra in todo:
             with noisy(model, selection.layer, steps, extra["noise"], noise_seed) as norms:
                 evaluator = FastEvaluator(model, plan.prompts, batch_size=config.batch_size, progress=progress)
                 for record in unit_records(model, plan, selection.layer, selection.module, config.clip_rates,
                                            evaluator, Pruner(model)):  # fmt: skip
-                    store.append({**record, **extra, "noise_norm": float(np.sqrt(sum(v**2 for v in norms.values()))),
+                    store.append({**record, **extra, "noise_norm": combined_norm(list(norms.values())),
                                   "error_norm": predicted, "config": asdict(config)})  # fmt: skip
         frames.append(select(store.records(), keys, store.key))
     points = pd.concat(frames, ignore_index=True)

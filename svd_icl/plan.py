@@ -489,6 +489,14 @@ class Planner:
             cost.unit(la, L, len(rates)) + _svd_seconds(need.config.model, mo, g) for la, mo, rates in units
         )
 
+    def _test_pair_cost(self, e: dict):
+        """For a confirmation or noise control (``e``: its extra), the evaluation cost of its test prompts, the
+        model's depth and the layer to price a truncation at: the mean searched layer (the pick is not known yet)."""
+        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="test", n=e["n"])
+        cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
+        L = _layers(e["model"])
+        return cost, L, round(sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"]))
+
     def _confirmation(self, need: Need) -> None:
         e = need.extra
         store = self.store(need.store)
@@ -499,10 +507,7 @@ class Planner:
         shots = SweepConfig(e["model"], e["task"], [0], shots=e["shots"]).resolved_shots
         wanted = [(s, shots, z) for s in e["demo_seeds"] for z in (True, False)] + [(None, 0, True)]
         need.stored = sum(w in found for w in wanted)
-        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="test", n=e["n"])
-        cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
-        L = _layers(e["model"])
-        depth = round(sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"]))  # not chosen yet
+        cost, L, depth = self._test_pair_cost(e)
         missing_sets = sum((s, shots, False) not in found for s in e["demo_seeds"])
         zero_shot = cost.full * 0.5  # no demonstrations: shorter prompts
         need.seconds = missing_sets * cost.unit(depth, L, 2) + ((None, 0, True) not in found) * zero_shot
@@ -517,10 +522,7 @@ class Planner:
                  and r.get("n") == e["n"] and r.get("seed") == e["seed"] and r.get("demo_seed") is None
                  and r.get("noise_seed") == e["noise_seed"]}  # fmt: skip
         need.stored = sum((v, z) in found for v in e["levels"] for z in (True, False))
-        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="test", n=e["n"])
-        cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
-        L = _layers(e["model"])
-        depth = round(sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"]))  # not chosen yet
+        cost, L, depth = self._test_pair_cost(e)
         need.seconds = (need.total - need.stored) / 2 * cost.unit(depth, L, 2)
 
     def _algorithm1(self, need: Need) -> None:

@@ -66,6 +66,8 @@ def _steps_q6_k(blocks: np.ndarray) -> np.ndarray:
     return np.repeat(np.abs(d[:, None] * scales.astype(np.float64)), 16, axis=1)
 
 
+UNQUANTIZED = (GGMLQuantizationType.F32, GGMLQuantizationType.F16, GGMLQuantizationType.BF16)  # no rounding error
+
 STEPS: dict[GGMLQuantizationType, Callable[[np.ndarray], np.ndarray]] = {
     GGMLQuantizationType.Q8_0: _steps_d_first,
     GGMLQuantizationType.Q5_0: _steps_d_first,
@@ -104,7 +106,7 @@ def quantization_table(gguf_path: str | Path) -> pd.DataFrame:
         if len(parts) != 4 or parts[0] != "blk" or parts[2] not in GGUF_MATRICES or parts[3] != "weight":
             continue
         data = np.asarray(t.data)
-        if t.tensor_type in (GGMLQuantizationType.F32, GGMLQuantizationType.F16, GGMLQuantizationType.BF16):
+        if t.tensor_type in UNQUANTIZED:
             error, weights, outside = 0.0, data.astype(np.float64), 0.0
         else:
             error = error_norm(block_steps(data, t.tensor_type))
@@ -216,16 +218,12 @@ def check_k_error_model(qtypes: tuple[str, ...] = ("Q4_K", "Q6_K"), shape: tuple
     return pd.DataFrame(rows)
 
 
-# Weights per sub-block (one step) of each type whose steps :func:`block_steps` reads.
-SUBBLOCK = {GGMLQuantizationType.Q6_K: 16}
-
-
 def off_grid(data: np.ndarray, qtype: GGMLQuantizationType, weights: np.ndarray | None = None) -> float:
     """Share of a raw GGUF tensor's de-quantized weights that are *not* on the grid of the steps read from its
     bytes: within each sub-block every weight minus the first must be a whole number of steps (to 1e-3 of a step).
     0 means :func:`block_steps` reads this type's layout right, on the file itself. ``weights``: the de-quantized
     tensor, when the caller has it already."""
-    size = SUBBLOCK.get(qtype, 32)
+    size = K_GRIDS[qtype.name][0] if qtype.name in K_GRIDS else 32  # weights sharing one step
     steps = block_steps(data, qtype).reshape(-1, size)
     w = (quants.dequantize(np.asarray(data), qtype) if weights is None else weights).astype(np.float64)
     w = w.reshape(-1, size)
