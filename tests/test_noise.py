@@ -73,8 +73,23 @@ def test_a_gain_that_grows_with_noise_points_to_noise_removal():
     mixed = rng.random(n) < 0.1  # and some queries go the other way, so discordance is two-sided
     uk = base & ~hurt | (mixed & ~base)
     row = noise_effects(_points(n, base, base, uk, base), ["model", "task"]).iloc[0]
-    assert row.outcome == FAILS and row.low > 0 and row.cost < 0
+    assert row.outcome == FAILS and row.low > row.margin and row.cost < 0
     assert "as removing quantization noise would predict" in describe_noise(row)
+
+
+def test_a_gain_that_grows_by_less_than_the_margin_is_not_refuted():
+    """An interval above 0 but below the margin: the gain grows, by less than the smallest effect of interest."""
+    rng = np.random.default_rng(3)
+    n = 40000
+    u0 = rng.random(n) < 0.7
+    s0 = u0.copy()
+    uk, sk = u0.copy(), s0.copy()
+    idx = rng.permutation(n)
+    up, down = idx[: n // 100], idx[n // 100 : n // 100 + n // 400]  # +1% of queries gain, 0.25% lose: +0.75 points
+    sk[up], uk[up] = True, False
+    sk[down], uk[down] = False, True
+    row = noise_effects(_points(n, u0, s0, uk, sk), ["model", "task"]).iloc[0]
+    assert 0 < row.low and row.high < row.margin and row.outcome == HOLDS
 
 
 def test_an_unchanged_gain_on_many_queries_rules_out_noise_removal_and_few_queries_cannot():

@@ -17,9 +17,10 @@ def noise_effects(points: pd.DataFrame, group: list[str], margin: float = MARGIN
     the change of the gain, ``growth = gain - gain0`` (per query ``(s_k - u_k) - (s_0 - u_0)``), with its interval
     simultaneous over every (case, level) (``m``) and its detectable effect ``mde``.
 
-    Outcome of "the gain is not the removal of quantization noise": ``FAILS`` when the growth's interval lies above
-    0 (truncation helps more when there is more noise: what noise removal predicts); ``HOLDS`` when it lies below
-    ``margin`` (more noise does not make truncation help by the margin); otherwise ``UNDETERMINED``.
+    Outcome of "the gain is not the removal of quantization noise", i.e. more noise does not make the truncation
+    help by ``margin`` or more: ``HOLDS`` when the growth's interval lies below ``margin``; ``FAILS`` only when it
+    lies above it (truncation helps more with more noise, by at least the margin: what noise removal predicts);
+    otherwise ``UNDETERMINED``.
     """
     group = list(group)
     cases = []
@@ -38,7 +39,7 @@ def noise_effects(points: pd.DataFrame, group: list[str], margin: float = MARGIN
     for key, level, s0, a0, b0, ak, bk, uk in cases:
         growth = paired_interval(b0 - a0, bk - ak, m, alpha)
         cost = paired_interval(a0, ak, m, alpha)
-        outcome = FAILS if growth.low > 0 else HOLDS if growth.high < margin else UNDETERMINED
+        outcome = HOLDS if growth.high < margin else FAILS if growth.low > margin else UNDETERMINED
         rows.append(
             {
                 **group_fields(group, key),
@@ -79,7 +80,8 @@ def describe_noise(row) -> str:
         f"{row.high:+.1%}] (n = {row.n}, m = {row.m})"
     )
     if row.outcome == FAILS:
-        return head + ": the gain grows with the noise, as removing quantization noise would predict."
+        return head + (f": the gain grows with the noise by more than {row.margin:.0%}, as removing quantization "
+                       "noise would predict.")
     if row.outcome == HOLDS:
         return (head + f": more noise does not make the truncation help by {row.margin:.0%} or more, so its effect "
                 "here is not the removal of quantization-shaped noise.")  # fmt: skip
