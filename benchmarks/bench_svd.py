@@ -2,7 +2,9 @@
 
 Prints, for one layer of the model: the time to decompose all its ATTN+MLP matrices, the time per additional
 clip rate from the cached factors (target: < 5% of a decomposition), and the peak resident memory of a sweep
-against the model's own size (target: model + one layer's factors, no second copy of the model).
+against the model's own size (target: model + one layer's factors, no second copy of the model); then, for each
+wide matrix shape of the layer, LAPACK's time on the wide orientation against the tall one that ``svd.decompose``
+and the condition numbers use (the same singular values).
 
     python benchmarks/bench_svd.py [--model smollm2-135m] [--layer 0] [--repeats 3]
 """
@@ -60,6 +62,25 @@ def main() -> None:
         f"peak RSS after load {rss_loaded:.0f} MiB, after sweeps {rss_mib():.0f} MiB "
         f"(growth {rss_mib() - rss_loaded:.0f} MiB; a second model copy would add {model_mib:.0f} MiB)"
     )
+    orientation(sorted({f.shape for f in pruner._cache.values()}), args.repeats)
+
+
+def orientation(shapes: list[tuple[int, int]], repeats: int) -> None:
+    """Seconds of ``torch.linalg.svd`` on each wide shape as it is and transposed, in one run."""
+    for m, n in shapes:
+        if m >= n:
+            continue
+        w = torch.randn(m, n, generator=torch.Generator().manual_seed(0))
+        wide, tall = (min(_seconds(lambda a=a: torch.linalg.svd(a, full_matrices=False)) for _ in range(repeats))
+                      for a in (w, w.T.contiguous()))  # fmt: skip
+        print(f"svd of a {m}x{n} matrix: wide {wide * 1000:7.1f} ms, as its {n}x{m} transpose {tall * 1000:7.1f} ms "
+              f"(ratio {wide / tall:.1f}x)")  # fmt: skip
+
+
+def _seconds(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ from svd_icl.architectures import (
 def _singular_values(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    return torch.linalg.svdvals(weight.detach().to(dtype))
+    w = weight.detach().to(dtype)
+    # Singular values of W and W^T are the same; LAPACK is 3-5x faster on the tall orientation (svd.decompose).
+    return torch.linalg.svdvals(w.T if w.shape[0] < w.shape[1] else w)
 
 
 def condition_numbers(

@@ -50,8 +50,12 @@ PER_RATE_OVERHEAD = 0.10
 # bfloat16 matmuls run about 3.9x faster than float32 here (AVX512-BF16), but a bfloat16 sweep point only about
 # 2.3x (the precision chapter's recorded seconds): the rest of the work (norms, softmax, casts) does not speed up.
 DTYPE_EFFICIENCY = {"float32": 1.0, "bfloat16": 1.7, "float16": 1.7}
-SVDVALS_FLOPS_PER_MNK = 30  # singular values only (condition numbers): Qwen2.5-1.5B's 196 matrices in ~3.5 min
-SVD_FLOPS_PER_MNK = 50  # one SVD of an (m, n) matrix ~ 50 m n min(m, n) matmul-FLOP equivalents (bench_svd.py)
+# LAPACK's cost of an (m, n) matrix in matmul-FLOP equivalents per m n min(m, n), on the tall orientation that
+# svd.decompose and the condition numbers use (bench_svd.py), plus a fixed cost per matrix that dominates small ones:
+# Qwen2.5-1.5B's 196 singular-value problems take about 64 s, Gemma-3-270M's 126 about 5 s; one Qwen layer's SVDs 4.3 s.
+SVDVALS_FLOPS_PER_MNK = 10  # singular values only (condition numbers)
+SVD_FLOPS_PER_MNK = 25  # singular vectors too (truncation)
+SVD_SECONDS_PER_MATRIX = 0.025
 NOTEBOOK_OVERHEAD_S = 25  # kernel start, imports, model loads, plots: a chapter with everything stored
 # Chapters whose compute is not sweep points (trained toys): seconds of a cold run at the default parameters on this
 # machine, scaled by the training steps (and for fig5 the transformer's size) of the parameters run, and the files
@@ -68,7 +72,7 @@ class Need:
 
     chapter: str
     label: str
-    kind: str  # "sweep" | "confirmation" | "noise" | "algorithm1" | "fixed"
+    kind: str  # "sweep" | "confirmation" | "noise" | "formats" | "algorithm1" | "fixed"
     store: str = "sweeps.jsonl"
     config: SweepConfig | None = None
     dtype: str = "float32"
@@ -126,6 +130,9 @@ def needs_fig1(p: dict) -> list[Need]:
                         extra={"model": model, "task": task, "shots": p["shots"].get(task), "seed": p["seed"],
                                "n": p["n_confirm"].get(task), "demo_seeds": [None, *p["demo_seeds"]],
                                "layers": layers}))  # fmt: skip
+        out.append(Need("fig1", f"{model}/{task} format control", "formats", store="formats.jsonl",
+                        extra={"model": model, "task": task, "shots": p["shots"].get(task), "seed": p["seed"],
+                               "n": p["n_search"].get(task), "layers": layers}))  # fmt: skip
         levels = [v for v in p.get("noise_levels", []) if v > 0]
         if levels and _bundled(model):  # the quantization-noise control: a quantized checkpoint only
             out.append(Need("fig1", f"{model}/{task} noise control", "noise", store="noise.jsonl",
@@ -356,7 +363,7 @@ def _svd_seconds(name: str, module: str, gflops: float) -> float:
     work = 0.0
     for _, spec in select_matrices(arch, module).values():
         m, n = weight_view(block, spec).shape
-        work += SVD_FLOPS_PER_MNK * m * n * min(m, n)
+        work += SVD_FLOPS_PER_MNK * m * n * min(m, n) + SVD_SECONDS_PER_MATRIX * gflops * 1e9
     return work / (gflops * 1e9)
 
 
@@ -525,6 +532,29 @@ class Planner:
         cost, L, depth = self._test_pair_cost(e)
         need.seconds = (need.total - need.stored) / 2 * cost.unit(depth, L, 2)
 
+    def _formats(self, need: Need) -> None:
+        """The prompt-format control (:mod:`svd_icl.formats`): per format variant, the unpruned model, the worst
+        shallow point and the best point of the search, on its validation queries (priced at layer 0 and at the mean
+        searched layer: the points are not known before the search)."""
+        from svd_icl.formats import format_variants
+
+        e = need.extra
+        variants = len(format_variants(_tokenizer(e["model"])))
+        need.total = 3 * variants
+        store = self.store(need.store)
+        records = store.records() if store else []
+        found = {(r.get("prompt"), r.get("layer"), r.get("module"), r.get("clip_rate")) for r in records
+                 if r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("split") == "validation"
+                 and r.get("n") == e["n"] and r.get("seed") == e["seed"]}  # fmt: skip
+        unpruned = {f[0] for f in found if f[3] == 0}
+        need.stored = min(need.total, len(unpruned) + len([f for f in found if f[3] != 0]))
+        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="validation", n=e["n"])
+        cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
+        L = _layers(e["model"])
+        depth = round(sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"]))
+        per_variant = cost.unit(0, L, 2) + cost.unit(depth, L, 1)
+        need.seconds = per_variant * (need.total - need.stored) / 3
+
     def _algorithm1(self, need: Need) -> None:
         e = need.extra
         store = self.store(need.store, "algorithm1")
@@ -556,7 +586,7 @@ class Planner:
         if e["svd_scale"] is None:  # the Gaussian null: draws per distinct shape
             shapes = list(dict.fromkeys(shapes)) * int(e["draws"])
         work = sum(SVDVALS_FLOPS_PER_MNK * a * b * min(a, b) for a, b in shapes)
-        need.seconds = 0.0 if need.stored else work / (throughput() * 1e9)
+        need.seconds = 0.0 if need.stored else work / (throughput() * 1e9) + SVD_SECONDS_PER_MATRIX * len(shapes)
 
 
 def _key(record: dict) -> str:

@@ -90,12 +90,20 @@ def decompose(weight: torch.Tensor, dtype: torch.dtype = torch.float32) -> SVDFa
 
     fp16/bf16 weights are upcast: LAPACK/cuSOLVER have no half-precision SVD, and the small singular
     values that the clip rate cuts are exactly the ones half precision loses.
+
+    A wide matrix (m < n, e.g. an MLP down-projection) is decomposed as its transpose: LAPACK's divide-and-
+    conquer SVD on this project's CPUs takes 3-4x longer on the wide orientation of the same matrix
+    (``benchmarks/bench_svd.py`` prints the ratio); the factors are the same up to the signs of singular pairs.
     """
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"SVD dtype must be torch.float32 or torch.float64, got {dtype}")
     if weight.ndim != 2:
         raise ValueError(f"expected a 2-D weight matrix, got shape {tuple(weight.shape)}")
-    U, S, Vh = torch.linalg.svd(weight.detach().to(dtype), full_matrices=False)
+    w = weight.detach().to(dtype)
+    if w.shape[0] < w.shape[1]:  # decompose the tall transpose: W^T = U' S Vh' gives W = Vh'^T S U'^T
+        U, S, Vh = torch.linalg.svd(w.T, full_matrices=False)
+        return SVDFactors(U=Vh.T, S=S, Vh=U.T)
+    U, S, Vh = torch.linalg.svd(w, full_matrices=False)
     return SVDFactors(U=U, S=S, Vh=Vh)
 
 

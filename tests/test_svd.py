@@ -48,3 +48,18 @@ def test_bad_clip_rate_is_named(bad):
 def test_svd_dtype_validation():
     with pytest.raises(ValueError, match="float32 or torch.float64"):
         decompose(torch.ones(3, 3), dtype=torch.float16)
+
+
+@pytest.mark.parametrize("shape", [(6, 9), (9, 6)])
+def test_factors_of_either_orientation_are_a_thin_svd_of_the_matrix(shape):
+    """A wide matrix is decomposed through its transpose (faster in LAPACK); the factors must still be W's own:
+    U (m, k) and Vh (k, n) orthonormal, singular values descending, full rank rebuilding W."""
+    W = torch.from_numpy(np.random.default_rng(1).standard_normal(shape))
+    f = decompose(W, torch.float64)
+    k = min(shape)
+    assert f.U.shape == (shape[0], k) and f.Vh.shape == (k, shape[1]) and f.shape == shape
+    np.testing.assert_allclose((f.U.T @ f.U).numpy(), np.eye(k), atol=1e-12)
+    np.testing.assert_allclose((f.Vh @ f.Vh.T).numpy(), np.eye(k), atol=1e-12)
+    assert torch.all(f.S[:-1] >= f.S[1:])
+    np.testing.assert_allclose(f.reconstruct(k).numpy(), W.numpy(), atol=1e-12)
+    np.testing.assert_allclose(f.S.numpy(), np.linalg.svd(W.numpy(), compute_uv=False), rtol=1e-12)
