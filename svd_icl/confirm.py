@@ -45,6 +45,16 @@ def select_best(tests: pd.DataFrame, group: list[str]) -> dict[tuple, Selection]
     return picks
 
 
+def algorithm1_selection(record: dict) -> Selection | None:
+    """The setting an Algorithm 1 run chose (the layer its condition numbers picked, the clip rate its validation
+    search picked), from its stored record; None when the search kept the unpruned model (xi* = 0): the method's
+    output is then the unpruned model itself, and there is no change to confirm."""
+    xi = float(record["best_clip_rate"])
+    if xi == 0.0:
+        return None
+    return Selection(str(record["model"]), str(record["task"]), int(record["layer"]), str(record["module"]), xi)
+
+
 def confirm(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,

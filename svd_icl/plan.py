@@ -191,13 +191,20 @@ def needs_precision(p: dict) -> list[Need]:
 
 
 def needs_scale(p: dict) -> list[Need]:
+    """Per model: the search on validation queries, the confirmation of its pick on test queries (the unpruned model
+    at the largest shot number and at 0, the pick; one demonstration set), and any other shot number unpruned."""
     out = []
+    top = max(p["shots"])
     for m in p["models"]:
-        common = dict(model=m, task=p["task"], seed=p["seed"], split="test", n=p["n_test"])
-        out += [_sweep("scale", f"{m} {k} shots", layers=[-1], modules=["mlp"], clip_rates=[0.0], shots=k, **common)
-                for k in p["shots"][:-1]]  # fmt: skip
-        out.append(_sweep("scale", f"{m} {max(p['shots'])} shots", layers=p["layers"], modules=p["modules"],
-                          clip_rates=p["clip_rates"], shots=max(p["shots"]), **common))  # fmt: skip
+        common = dict(model=m, task=p["task"], seed=p["seed"])
+        out.append(_sweep("scale", f"{m} search", layers=p["layers"], modules=p["modules"], clip_rates=p["clip_rates"],
+                          shots=top, split="validation", n=p["n_search"], **common))  # fmt: skip
+        out.append(Need("scale", f"{m} confirmation", "confirmation", total=3,
+                        extra={**common, "shots": top, "n": p["n_confirm"], "demo_seeds": [None],
+                               "layers": p["layers"]}))  # fmt: skip
+        out += [_sweep("scale", f"{m} {k} shots", layers=[-1], modules=["mlp"], clip_rates=[0.0], shots=k,
+                       split="test", n=p["n_confirm"], **common)
+                for k in sorted(set(p["shots"]) - {0, top})]  # fmt: skip
     return out
 
 
@@ -232,6 +239,13 @@ def needs_fig4(p: dict) -> list[Need]:
                                        "aggregate": p["aggregate"], "grid": p["clip_rates"],
                                        "shots": p["shots"].get(task), "n_validation": p["n_validation"].get(task),
                                        "n_test": p["n_test"].get(task)}))  # fmt: skip
+        for task in p["tasks"]:  # the confirmation of the first seed's choices (fig4's "Confirmation" section)
+            for module in p["modules"]:
+                sets = 1 + len(p["confirm_demo_seeds"])
+                out.append(Need("fig4", f"{name}/{task} {module} confirmation", "confirmation", total=2 * sets + 1,
+                                extra={"model": name, "task": task, "module": module, "shots": p["shots"].get(task),
+                                       "seed": p["seeds"][0], "n": p["n_confirm"].get(task),
+                                       "demo_seeds": [None, *p["confirm_demo_seeds"]], "layers": [-1]}))  # fmt: skip
     for name, task in p["cond_gain_runs"]:
         layers = list(range(_layers(name)))
         out.append(_sweep("fig4", f"{name}/{task} every layer", model=name, task=task, layers=layers,
@@ -499,25 +513,36 @@ class Planner:
     def _test_pair_cost(self, e: dict):
         """For a confirmation or noise control (``e``: its extra), the evaluation cost of its test prompts, the
         model's depth and the layer to price a truncation at: the mean searched layer (the pick is not known yet)."""
-        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="test", n=e["n"])
+        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="test", n=e["n"],
+                             data_root=e.get("data_root"))  # fmt: skip
         cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
         L = _layers(e["model"])
         return cost, L, round(sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"]))
 
     def _confirmation(self, need: Need) -> None:
+        """A confirmation's points: per demonstration set the unpruned model and the pick, and the unpruned model at
+        0 shots. Unpruned points stored or planned by an earlier confirmation on the same queries (Algorithm 1's on
+        Figure 1's) count as stored; a pick counts only for its module when the need names one."""
         e = need.extra
         store = self.store(need.store)
         records = store.records() if store else []
         found = {(r.get("demo_seed"), r.get("shots"), r.get("clip_rate") == 0) for r in records
                  if r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("split") == "test"
-                 and r.get("n") == e["n"] and r.get("seed") == e["seed"]}  # fmt: skip
+                 and r.get("n") == e["n"] and r.get("seed") == e["seed"]
+                 and (r.get("clip_rate") == 0 or e.get("module") in (None, r.get("module")))}  # fmt: skip
         shots = SweepConfig(e["model"], e["task"], [0], shots=e["shots"]).resolved_shots
         wanted = [(s, shots, z) for s in e["demo_seeds"] for z in (True, False)] + [(None, 0, True)]
+        queries = (e["model"], e["task"], e["n"], e["seed"])
+        earlier = self.planned.setdefault("confirmation unpruned", set())
+        found |= {w for w in wanted if w[2] and (queries, w) in earlier}
+        earlier |= {(queries, w) for w in wanted if w[2]}
         need.stored = sum(w in found for w in wanted)
         cost, L, depth = self._test_pair_cost(e)
-        missing_sets = sum((s, shots, False) not in found for s in e["demo_seeds"])
+        # per demonstration set: the layers below the pick once, then one rate per missing point from there on
+        rates = [((s, shots, True) not in found) + ((s, shots, False) not in found) for s in e["demo_seeds"]]
+        pairs = sum(cost.unit(depth, L, r) for r in rates if r)
         zero_shot = cost.full * 0.5  # no demonstrations: shorter prompts
-        need.seconds = missing_sets * cost.unit(depth, L, 2) + ((None, 0, True) not in found) * zero_shot
+        need.seconds = pairs + ((None, 0, True) not in found) * zero_shot
 
     def _noise(self, need: Need) -> None:
         """The noise control's points (unpruned and selected per level; level 0 is the confirmation's own)."""

@@ -229,16 +229,18 @@ def test_describe_scale_separates_claims_that_change_with_scale():
         frames[name] = pd.DataFrame({"outcome": [big, small]}, index=["big", "small"])
     frames["helps"]["accuracy_by_shots"] = [{0: 0.5, 10: 0.9}, {0: 0.6, 10: 0.7}]
     frames["collapse"]["baseline"] = 0.5
-    for col, value in {"best_layer": 27, "best_module": "mlp", "best_clip_rate": 0.9, "unpruned": 0.9,
-                       "best_accuracy": 0.88, "difference": -0.02, "low": -0.05, "high": 0.01, "p_holm": 1.0,
-                       "m": 16}.items():  # fmt: skip
+    for col, value in {"layer": [27, 0], "module": "mlp", "clip_rate": [0.9, 0.5], "unpruned": 0.9,
+                       "selected": [0.88, 0.95], "difference": [-0.02, 0.05], "low": -0.05, "high": 0.01,
+                       "p_holm": 1.0, "m": 1}.items():  # fmt: skip
         frames["improve"][col] = value
     text = claims.describe_scale("big", ["small"], frames["helps"], frames["improve"], frames["depth"],
                                  frames["collapse"])  # fmt: skip
     same, differ = text.split("Different outcome")
     assert "few-shot demonstrations help" in same and "deep layers are more stable" in same
-    assert "truncating one layer raises accuracy*: **does not hold** at big (small holds)" in differ
+    assert "truncating one layer raises accuracy (confirmed)*: **does not hold** at big (small holds)" in differ
     assert "shallow layers collapse" in differ and "0 shots 50.0%, 10 shots 90.0%" in text
+    # the closing sentence is the big model's confirmed pick, not the small one's
+    assert "layer 27 MLP ξ = 0.9, on the held-out queries: 90.0% → 88.0%, -2.0 points (95% interval" in text
 
 
 def test_theorem2_gap_verdicts():

@@ -112,6 +112,25 @@ def test_confirmation_adjusts_across_cases_and_refuses_other_queries():
         claims.confirmation_verdicts(bad)
 
 
+def test_algorithm1_is_decided_on_its_confirmations():
+    """Per (task, module) the confirmed pick; the interval is simultaneous over the runs that truncated only, and a
+    run whose search kept the unpruned model (xi* = 0) changes nothing, so it does not hold there, untested."""
+    from svd_icl.confirm import algorithm1_selection
+
+    gain, flat = _confirmation(0.70, 0.85, 0.6), _confirmation(0.70, 0.72, 0.6, mixed=True)
+    points = pd.concat([gain.assign(module="mlp"), flat.assign(module="attn")], ignore_index=True)
+    kept = pd.DataFrame([{"model": "m", "task": "rte", "module": "mlp", "layer": 17}])
+    out = claims.algorithm1_confirmed(points, kept).set_index(["task", "module"])
+    assert out.loc[("sst2", "mlp")].outcome == HOLDS and out.loc[("sst2", "attn")].outcome == UNDETERMINED
+    assert (out.loc[[("sst2", "mlp"), ("sst2", "attn")]].m == 2).all()  # the kept run is not in the family
+    zero = out.loc[("rte", "mlp")]
+    assert zero.outcome == FAILS and zero.kept_unpruned and zero.difference == 0 and zero.n == 0
+    texts = [claims.describe_algorithm1_confirmation(r) for r in out.reset_index().itertuples()]
+    assert "kept the unpruned model" in texts[2] and "**holds**" in texts[0] and "detects" in texts[1]
+    run = {"model": "m", "task": "sst2", "module": "mlp", "layer": 17, "best_clip_rate": 0.9}
+    assert algorithm1_selection(run).clip_rate == 0.9 and algorithm1_selection({**run, "best_clip_rate": 0.0}) is None
+
+
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_demonstrations_validation_and_confirmation_rows_are_disjoint(task, data_root):
     data = prepare(task, seed=0, n_validation=300, n_test=300, data_root=data_root)

@@ -51,6 +51,27 @@ def test_stored_and_shared_points_cost_nothing(checkpoint, tmp_path):
     assert more.stored == 12 and more.total == 16 and 0 < more.seconds < cold.seconds
 
 
+def test_confirmations_on_the_same_queries_share_their_unpruned_points(checkpoint, tmp_path):
+    """Algorithm 1's confirmations run on Figure 1's queries and demonstration sets: their unpruned points are the
+    earlier confirmation's, but a pick is a pick of one module."""
+    from svd_icl.confirm import Selection, confirm
+
+    base = {"model": str(checkpoint / "model"), "task": "sst2", "shots": 2, "seed": 0, "n": 12, "layers": [-1],
+            "demo_seeds": [None, 1], "data_root": str(checkpoint / "data")}  # fmt: skip
+
+    def need(**extra):
+        return Need("ch", "tiny", "confirmation", total=5, extra={**base, **extra})
+
+    planner = Planner(tmp_path)
+    first, mlp = planner.evaluate(need()), planner.evaluate(need(module="mlp"))
+    assert first.stored == 0 and mlp.stored == 3 and 0 < mlp.seconds < first.seconds
+    confirm(tiny_model("llama"), tiny_tokenizer(), Selection(base["model"], "sst2", 2, "mlp", 0.5),
+            tmp_path / "sweeps.jsonl", 2, 0, (1,), 12, data_root=base["data_root"], progress=False)  # fmt: skip
+    later = Planner(tmp_path)
+    done, attn = later.evaluate(need(module="mlp")), later.evaluate(need(module="attn"))
+    assert (done.stored, done.seconds) == (5, 0) and attn.stored == 3 and attn.seconds > 0
+
+
 def test_the_cli_prints_a_table_and_rejects_a_bad_profile(capsys, tmp_path):
     assert main(["--profile", "fast", "--results", str(tmp_path)]) == 2
     assert "unknown profile 'fast'" in capsys.readouterr().err

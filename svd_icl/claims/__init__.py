@@ -30,7 +30,14 @@ from svd_icl.claims.fig3 import (
     uniform_quant_trends,
     uniform_trend_outcome,
 )
-from svd_icl.claims.fig4 import algorithm1_tests, condition_gain, describe_condition_gain, partial_spearman
+from svd_icl.claims.fig4 import (
+    algorithm1_confirmed,
+    algorithm1_tests,
+    condition_gain,
+    describe_algorithm1_confirmation,
+    describe_condition_gain,
+    partial_spearman,
+)
 from svd_icl.claims.fig5 import fig5_verdicts
 from svd_icl.claims.formats import describe_formats, format_claim, format_robustness
 from svd_icl.claims.noise import describe_noise, noise_effects
@@ -68,6 +75,7 @@ __all__ = [
     "bound_tracking",
     "COLLAPSE_MARGIN",
     "COMPARABLE",
+    "algorithm1_confirmed",
     "algorithm1_tests",
     "assumption1_verdicts",
     "baseline",
@@ -81,6 +89,7 @@ __all__ = [
     "correctness",
     "depth_stability",
     "describe_condition_gain",
+    "describe_algorithm1_confirmation",
     "describe_confirmation",
     "describe_confound",
     "describe_fig1",

@@ -14,6 +14,7 @@ from svd_icl.claims.core import (
     degenerate,
     family_level,
 )
+from svd_icl.claims.fig1 import confirmation_verdicts, describe_confirmation
 from svd_icl.claims.points import (
     _decided,
     _unpruned,
@@ -33,6 +34,40 @@ def algorithm1_tests(table: pd.DataFrame, margin: float = MARGINS["gain"]) -> pd
     floors = [max(c, r) for c, r in zip(table.chance, table.majority_rate)]
     guard = [degenerate(u, f) for u, f in zip(table.accuracy_unpruned, floors)]
     return _decided(table.assign(_a=table.correct_unpruned, _b=table.correct_pruned, degenerate=guard), margin)
+
+
+ALGORITHM1_GROUP = ["model", "task", "module"]
+
+
+def algorithm1_confirmed(
+    points: pd.DataFrame, kept: pd.DataFrame, margin: float = MARGINS["gain"], reported: dict | None = None
+) -> pd.DataFrame:
+    """The verdict of "Algorithm 1 improves the test metric", one row per (model, task, module), from confirmations.
+
+    ``points``: :func:`svd_icl.confirm.confirm` records (with model, task, module) of the runs whose validation
+    search truncated: the chosen setting against the unpruned model on held-out test queries over several
+    demonstration sets, decided by :func:`svd_icl.claims.fig1.confirmation_verdicts` with the interval
+    simultaneous over those runs (``m``) and the degenerate-prompt guard. ``kept``: rows (model, task, module,
+    layer) of the runs whose search kept the unpruned model (xi* = 0): the method's output is the unpruned model,
+    its change is zero on any queries, so the claim does not hold there, with no test needed (``n`` is 0: nothing
+    was scored). ``reported``: per (model, task, module) a change the paper reports, for the power note.
+    """
+    tested = confirmation_verdicts(points, ALGORITHM1_GROUP, margin, reported) if len(points) else pd.DataFrame()
+    if len(tested):
+        tested["kept_unpruned"] = False
+    if not len(kept):
+        return tested
+    zero = kept[ALGORITHM1_GROUP + ["layer"]].assign(clip_rate=0.0, n=0, seeds=0, difference=0.0, low=0.0,
+                                                      high=0.0, margin=margin, outcome=FAILS, kept_unpruned=True)
+    return pd.concat([tested, zero], ignore_index=True) if len(tested) else zero
+
+
+def describe_algorithm1_confirmation(row) -> str:
+    """One generated sentence per :func:`algorithm1_confirmed` row."""
+    if getattr(row, "kept_unpruned", False):
+        return (f"**{row.model} {row.task} {str(row.module).upper()}**: the validation search kept the unpruned model "
+                f"(ξ* = 0), so Algorithm 1 changes nothing here: **{row.outcome}**.")  # fmt: skip
+    return describe_confirmation(row)
 
 
 def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:

@@ -11,15 +11,16 @@ from svd_icl.claims.points import (
 
 
 def describe_scale(
-    big: str, small: list[str], helps: pd.DataFrame, improve: pd.DataFrame, depth: pd.DataFrame,
+    big: str, small: list[str], helps: pd.DataFrame, confirmed: pd.DataFrame, depth: pd.DataFrame,
     collapse: pd.DataFrame,
 ) -> str:  # fmt: skip
     """A generated paragraph: each claim's outcome on the larger model ``big`` beside the smaller ``small`` ones
-    (frames indexed by model, from :func:`shots_help`, :func:`can_improve`, :func:`depth_stability`,
-    :func:`shallow_collapse`), and which claims change with scale."""
+    (frames indexed by model, from :func:`shots_help`, :func:`confirmation_verdicts` (the truncation chosen on
+    validation, scored on held-out queries), :func:`depth_stability`, :func:`shallow_collapse`), and which claims
+    change with scale."""
     claims = {
         "few-shot demonstrations help": helps.outcome,
-        "truncating one layer raises accuracy": improve.outcome,
+        "truncating one layer raises accuracy (confirmed)": confirmed.outcome,
         "deep layers are more stable": depth.outcome,
         "shallow layers collapse": collapse.outcome,
     }
@@ -36,9 +37,10 @@ def describe_scale(
         lines.append("Same outcome as on the smaller models: " + "; ".join(same) + ".")
     if differ:
         lines.append("Different outcome from at least one smaller model: " + "; ".join(differ) + ".")
-    best = improve.loc[big]
+    pick = confirmed.loc[big]
     lines.append(
-        f"The best truncation of {big} is layer {best.best_layer} {str(best.best_module).upper()} "
-        f"ξ = {best.best_clip_rate:g}: {_pct(best.unpruned)} → {_pct(best.best_accuracy)}, {effect(best)}."
+        f"The truncation the search chose for {big}, layer {pick.layer} {str(pick.module).upper()} "
+        f"ξ = {pick.clip_rate:g}, on the held-out queries: {_pct(pick.unpruned)} → {_pct(pick.selected)}, "
+        f"{effect(pick)}."
     )
     return " ".join(lines)
