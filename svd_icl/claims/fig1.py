@@ -148,7 +148,8 @@ def describe_confirmation(row) -> str:
     seeds = ", ".join(f"{e['difference'] * 100:+.1f}" for e in row.per_seed)
     text = (
         f"**{row.model} {row.task}**: layer {row.layer} {str(row.module).upper()} ξ = {row.clip_rate:g} (chosen on "
-        f"validation) on {row.n} held-out queries x {row.seeds} demonstration sets: {_pct(row.unpruned)} → "
+        f"validation) on {row.n} held-out queries x {row.seeds} demonstration set{'s' if row.seeds != 1 else ''}: "
+        f"{_pct(row.unpruned)} → "
         f"{_pct(row.selected)}, {effect(row)}; per demonstration set {seeds} points. **{row.outcome}**"
     )
     if row.outcome == DEGENERATE:
