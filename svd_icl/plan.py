@@ -374,11 +374,9 @@ def _svd_seconds(name: str, module: str, gflops: float) -> float:
     model = _meta_model(name)
     arch = architecture_for(model)
     block = decoder_layers(model, arch)[0]
-    work = 0.0
-    for _, spec in select_matrices(arch, module).values():
-        m, n = weight_view(block, spec).shape
-        work += SVD_FLOPS_PER_MNK * m * n * min(m, n) + SVD_SECONDS_PER_MATRIX * gflops * 1e9
-    return work / (gflops * 1e9)
+    shapes = [weight_view(block, spec).shape for _, spec in select_matrices(arch, module).values()]
+    work = sum(SVD_FLOPS_PER_MNK * m * n * min(m, n) for m, n in shapes)
+    return work / (gflops * 1e9) + SVD_SECONDS_PER_MATRIX * len(shapes)
 
 
 MEASURED: dict[str, float] = {}  # throughputs read from --throughput-file (measured once, on an idle machine)
@@ -510,10 +508,11 @@ class Planner:
             cost.unit(la, L, len(rates)) + _svd_seconds(need.config.model, mo, g) for la, mo, rates in units
         )
 
-    def _test_pair_cost(self, e: dict):
-        """For a confirmation or noise control (``e``: its extra), the evaluation cost of its test prompts, the
-        model's depth and the layer to price a truncation at: the mean searched layer (the pick is not known yet)."""
-        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="test", n=e["n"],
+    def _test_pair_cost(self, e: dict, split: str = "test"):
+        """For a confirmation, noise or format control (``e``: its extra), the evaluation cost of its prompts on
+        ``split``, the model's depth and the layer to price a truncation at: the mean searched layer (the pick is not
+        known yet)."""
+        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split=split, n=e["n"],
                              data_root=e.get("data_root"))  # fmt: skip
         cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
         L = _layers(e["model"])
@@ -573,10 +572,7 @@ class Planner:
                  and r.get("n") == e["n"] and r.get("seed") == e["seed"]}  # fmt: skip
         unpruned = {f[0] for f in found if f[3] == 0}
         need.stored = min(need.total, len(unpruned) + len([f for f in found if f[3] != 0]))
-        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split="validation", n=e["n"])
-        cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
-        L = _layers(e["model"])
-        depth = round(sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"]))
+        cost, L, depth = self._test_pair_cost(e, split="validation")
         per_variant = cost.unit(0, L, 2) + cost.unit(depth, L, 1)
         need.seconds = per_variant * (need.total - need.stored) / 3
 
