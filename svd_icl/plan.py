@@ -192,15 +192,17 @@ def needs_precision(p: dict) -> list[Need]:
 
 def needs_scale(p: dict) -> list[Need]:
     """Per model: the search on validation queries, the confirmation of its pick on test queries (the unpruned model
-    at the largest shot number and at 0, the pick; one demonstration set), and any other shot number unpruned."""
+    and the pick at the largest shot number with each demonstration set, the unpruned model at 0), and any other
+    shot number unpruned."""
     out = []
     top = max(p["shots"])
     for m in p["models"]:
         common = dict(model=m, task=p["task"], seed=p["seed"])
         out.append(_sweep("scale", f"{m} search", layers=p["layers"], modules=p["modules"], clip_rates=p["clip_rates"],
                           shots=top, split="validation", n=p["n_search"], **common))  # fmt: skip
-        out.append(Need("scale", f"{m} confirmation", "confirmation", total=3,
-                        extra={**common, "shots": top, "n": p["n_confirm"], "demo_seeds": [None],
+        sets = [None, *p["demo_seeds"]]
+        out.append(Need("scale", f"{m} confirmation", "confirmation", total=2 * len(sets) + 1,
+                        extra={**common, "shots": top, "n": p["n_confirm"], "demo_seeds": sets,
                                "layers": p["layers"]}))  # fmt: skip
         out += [_sweep("scale", f"{m} {k} shots", layers=[-1], modules=["mlp"], clip_rates=[0.0], shots=k,
                        split="test", n=p["n_confirm"], **common)

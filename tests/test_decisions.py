@@ -101,6 +101,26 @@ def test_confirmation_verdicts(unpruned, selected, zero_shot, outcome):
         assert "detects" in text
 
 
+def test_case_evidence_states_what_the_verdicts_issue_asks_of_every_case():
+    """The record's line for a decided case carries the outcome, the effect with its simultaneous interval, n and the
+    demonstration sets, m, the adjusted p, the margin and the detectable effect, all read from the verdict row."""
+    one = _confirmation(0.70, 0.72, 0.6, mixed=True)
+    rows = claims.confirmation_verdicts(pd.concat([one, one.assign(task="rte")], ignore_index=True))
+    v = next(rows.itertuples())
+    text = claims.case_evidence(v, "m/sst2", "layer 5 MLP, ", "a note")
+    assert text.startswith(f"m/sst2: {v.outcome}, layer 5 MLP, {v.difference:+.1%} [{v.low:+.1%}, {v.high:+.1%}] (")
+    for part in ("n = 300 x 4 sets", "m = 2", f"Holm p = {v.p_holm:.3f}", f"margin {v.margin:+.1%}",
+                 f"detects {v.mde:+.1%}", "a note)"):  # fmt: skip
+        assert part in text, part
+    single = claims.confirmation_verdicts(_confirmation(0.70, 0.72, 0.6, seeds=(None,), mixed=True))
+    assert "n = 300 x 1 set," in claims.case_evidence(next(single.itertuples()), "m/sst2")
+    # a claim without an adjusted p (the noise control's growth) says nothing of one, and names its own effect
+    growth = pd.DataFrame([{"outcome": UNDETERMINED, "growth": 0.014, "low": -0.045, "high": 0.074, "n": 277, "m": 4,
+                            "margin": 0.02, "mde": 0.079}])  # fmt: skip
+    text = claims.case_evidence(next(growth.itertuples()), "g/rte", "change ", field="growth")
+    assert text == "g/rte: undetermined, change +1.4% [-4.5%, +7.4%] (n = 277, m = 4, margin +2.0%, detects +7.9%)"
+
+
 def test_confirmation_adjusts_across_cases_and_refuses_other_queries():
     one = _confirmation(0.70, 0.85, 0.6)
     two = pd.concat([one, one.assign(task="rte")], ignore_index=True)

@@ -41,7 +41,15 @@ from svd_icl.claims.fig4 import (
 from svd_icl.claims.fig5 import fig5_verdicts
 from svd_icl.claims.formats import describe_formats, format_claim, format_robustness
 from svd_icl.claims.noise import describe_noise, noise_effects
-from svd_icl.claims.points import COLLAPSE_MARGIN, baseline, collapsed, correctness, effect, point_tests
+from svd_icl.claims.points import (
+    COLLAPSE_MARGIN,
+    baseline,
+    case_evidence,
+    collapsed,
+    correctness,
+    effect,
+    point_tests,
+)
 from svd_icl.claims.precision import claim_outcomes, outcomes_by_dtype
 from svd_icl.claims.quantization import COMPARABLE, describe_confound, quantization_confound
 from svd_icl.claims.scale import describe_scale
@@ -80,6 +88,7 @@ __all__ = [
     "assumption1_verdicts",
     "baseline",
     "can_improve",
+    "case_evidence",
     "choose_variant",
     "claim_outcomes",
     "collapse_grows_with_shots",

@@ -121,5 +121,25 @@ def effect(row, unit: str = "points") -> str:
     return f"{row.difference * scale:+.1f} {unit} (95% interval {span}), {fmt_p(row.p)}"
 
 
+def case_evidence(row, name: str, detail: str = "", note: str = "", field: str = "difference") -> str:
+    """One decided case as the reproduction record states it: the outcome, the effect with its simultaneous
+    interval, and what a reader needs to weigh it: queries (and demonstration sets), the family size ``m``, the
+    adjusted p where the claim has one, the margin (smallest effect of interest) and the smallest effect the test
+    detects. The effect is the row's ``field``; ``detail`` goes before it (e.g. the setting), ``note`` inside the
+    parentheses at the end::
+
+        gemma3-270m/sst2: does not hold, -1.2% [-1.8%, -0.6%] (n = 2000 x 4 sets, m = 4, Holm p = 0.002,
+        margin +2.0%, detects +0.8%)
+    """
+    seeds = getattr(row, "seeds", None)
+    parts = [f"n = {row.n}" + (f" x {seeds} set{'s' if seeds != 1 else ''}" if seeds else ""), f"m = {int(row.m)}"]
+    p = getattr(row, "p_holm", None)
+    if p is not None and np.isfinite(p):
+        parts.append(f"Holm {fmt_p(p)}")
+    parts += [f"margin {row.margin:+.1%}", f"detects {row.mde:+.1%}"] + ([note] if note else [])
+    value = getattr(row, field)
+    return f"{name}: {row.outcome}, {detail}{value:+.1%} [{row.low:+.1%}, {row.high:+.1%}] ({', '.join(parts)})"
+
+
 def _pct(x: float) -> str:
     return f"{x:.1%}"
