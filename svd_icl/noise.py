@@ -49,6 +49,36 @@ def requantizable(qtype: str) -> bool:
     return True
 
 
+def requantization_arm(gguf_path: str | Path, layer: int, module: str) -> pd.DataFrame:
+    """The second arm a noise control could have, measured on the file instead of run through the model: re-quantize
+    the de-quantized weights of ``layer``'s ``module`` (``"attn"``, ``"mlp"`` or one matrix such as ``"mlp.down"``;
+    ``layer`` absolute) with their own GGUF type and see how far they move.
+
+    One row per quantized matrix: ``qtype``, ``requantizable`` (``gguf`` has a quantizer for it), ``changed_share``
+    (share of weights that differ after the round trip) and ``change_over_error`` (Frobenius norm of the change over
+    the file's estimated error norm, :func:`svd_icl.quantization.error_norm`); both NaN where the type cannot be
+    re-quantized here. A share of 0 means the arm adds no noise at all and so cannot test noise removal; that is why
+    :func:`noise_control` adds noise of the file's step instead.
+    """
+    reader = GGUFReader(str(gguf_path))
+    by_name = {t.name: t for t in reader.tensors}
+    rows = []
+    for gguf_name, name in GGUF_MATRICES.items():
+        tensor = by_name.get(f"blk.{layer}.{gguf_name}.weight")
+        if not (name == module or name.startswith(f"{module}.")) or tensor is None or tensor.tensor_type in UNQUANTIZED:
+            continue
+        qtype, data = tensor.tensor_type, np.asarray(tensor.data)
+        row = {"layer": layer, "matrix": name, "qtype": qtype.name, "requantizable": requantizable(qtype.name),
+               "changed_share": float("nan"), "change_over_error": float("nan")}  # fmt: skip
+        if row["requantizable"]:
+            weights = quants.dequantize(data, qtype)
+            change = quants.dequantize(quants.quantize(weights, qtype), qtype).astype(np.float64) - weights
+            row["changed_share"] = float((change != 0).mean())
+            row["change_over_error"] = float(np.linalg.norm(change)) / error_norm(block_steps(data, qtype))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _processor(reader: GGUFReader, model: PreTrainedModel):
     """transformers' GGUF tensor processor for this file's architecture: it reorders some tensors (LLaMA's q and k
     rows) on loading, and the steps must be reordered the same way. A private-ish transformers API, used so that the

@@ -158,6 +158,37 @@ def _gguf_of(model, layer, path):
     writer.close()
 
 
+def test_requantizing_with_the_files_own_type_adds_no_noise(checkpoint, tmp_path):
+    """The second arm (re-quantize the de-quantized weights with the same type) measured on a written Q8_0 file: the
+    weights come back unchanged, so that arm could not test noise removal; off-grid weights would move."""
+    from gguf import GGMLQuantizationType, GGUFWriter, quants
+
+    from svd_icl.models import load_model
+    from svd_icl.noise import requantization_arm
+
+    model, _ = load_model(str(checkpoint / "model"))
+    _gguf_of(model, 1, tmp_path / "tiny.gguf")
+    arm = requantization_arm(tmp_path / "tiny.gguf", 1, "attn")
+    assert arm[["matrix", "qtype", "requantizable"]].values.tolist() == [["attn.v", "Q8_0", True]]
+    assert arm.changed_share.iloc[0] == 0 and arm.change_over_error.iloc[0] == 0
+    assert requantization_arm(tmp_path / "tiny.gguf", 1, "mlp").empty  # no MLP matrix in the file
+    # a file whose codes do not span their type's range (largest |code| 100, not 127) is off the grid that
+    # re-quantizing picks, so its weights do move
+    raw = quants.quantize(np.random.default_rng(0).standard_normal((8, 64)).astype(np.float32) * 0.02,
+                          GGMLQuantizationType.Q8_0)  # fmt: skip
+    blocks = raw.reshape(-1, 34).copy()
+    codes = blocks[:, 2:].view(np.int8)
+    blocks[:, 2:] = np.round(codes * (100 / 127)).astype(np.int8).view(np.uint8)
+    writer = GGUFWriter(str(tmp_path / "moved.gguf"), "llama")
+    writer.add_tensor("blk.0.ffn_down.weight", blocks.reshape(raw.shape), raw_dtype=GGMLQuantizationType.Q8_0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    moved = requantization_arm(tmp_path / "moved.gguf", 0, "mlp.down").iloc[0]
+    assert moved.changed_share > 0.5 and moved.change_over_error > 0
+
+
 def test_the_control_scores_both_arms_on_the_same_queries_resumes_and_restores(checkpoint, tmp_path):
     from svd_icl.confirm import Selection
     from svd_icl.models import load_model
@@ -189,3 +220,18 @@ def test_the_control_scores_both_arms_on_the_same_queries_resumes_and_restores(c
     assert len(table) == 1 and table.iloc[0].n == 8
     with pytest.raises(ValueError, match="levels"):
         noise_control(model, tok, config, pick, tmp_path / "tiny.gguf", (-1.0,), 0, *files)
+
+
+def test_the_requantization_sentence_says_what_was_measured_and_what_could_not_be():
+    from svd_icl.claims import describe_requantization
+
+    arm = pd.DataFrame([
+        {"model": "a", "qtype": "Q4_1", "requantizable": True, "changed_share": 0.0, "change_over_error": 0.0},
+        {"model": "b", "qtype": "Q6_K", "requantizable": False, "changed_share": np.nan, "change_over_error": np.nan},
+    ])  # fmt: skip
+    text = describe_requantization(arm)
+    assert "Q4_1 (a): 0.0% of the weights change" in text and "come back unchanged" in text
+    assert "Q6_K (b) cannot be re-quantized" in text
+    moved = describe_requantization(arm.assign(changed_share=[0.3, np.nan], change_over_error=[0.8, np.nan]))
+    assert "30.0%" in moved and "come back unchanged" not in moved
+    assert "nothing to re-quantize" in describe_requantization(arm.iloc[:0])

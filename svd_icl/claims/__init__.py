@@ -40,7 +40,7 @@ from svd_icl.claims.fig4 import (
 )
 from svd_icl.claims.fig5 import fig5_verdicts
 from svd_icl.claims.formats import describe_formats, format_claim, format_robustness
-from svd_icl.claims.noise import describe_noise, noise_effects
+from svd_icl.claims.noise import describe_noise, describe_requantization, noise_effects
 from svd_icl.claims.points import (
     COLLAPSE_MARGIN,
     baseline,
@@ -71,6 +71,7 @@ __all__ = [
     "noise_effects",
     "describe_formats",
     "describe_noise",
+    "describe_requantization",
     "format_claim",
     "partial_spearman",
     "fig3_null_verdicts",

@@ -86,3 +86,24 @@ def describe_noise(row) -> str:
         return (head + f": more noise does not make the truncation help by {row.margin:.0%} or more, so its effect "
                 "here is not the removal of quantization-shaped noise.")  # fmt: skip
     return head + f": undetermined (this test detects a change of {row.mde:+.1%} or more)."
+
+
+def describe_requantization(arm: pd.DataFrame) -> str:
+    """A generated sentence from :func:`svd_icl.noise.requantization_arm` rows (with ``model``): what re-quantizing
+    the tested matrices with their own type does, per type, and which types cannot be re-quantized here."""
+    if arm.empty:
+        return "No tested matrix is quantized: there is nothing to re-quantize."
+    done, skipped = arm[arm.requantizable], arm[~arm.requantizable]
+    parts = []
+    for qtype, g in done.groupby("qtype"):
+        models = ", ".join(sorted(set(g.model)))
+        parts.append(f"{qtype} ({models}): {g.changed_share.max():.1%} of the weights change at most, by "
+                     f"{g.change_over_error.max():.2f} of the estimated error norm")  # fmt: skip
+    text = ("Re-quantizing the tested matrices with their own GGUF type (the other control one could run): "
+            + ("; ".join(parts) if parts else "no tested matrix has a type `gguf` can quantize") + ".")
+    if len(done) and (done.changed_share == 0).all():
+        text += " The weights come back unchanged: that arm adds no noise, so it cannot test noise removal."
+    if len(skipped):
+        text += (f" {', '.join(sorted(set(skipped.qtype)))} ({', '.join(sorted(set(skipped.model)))}) cannot be "
+                 "re-quantized here (`gguf` has no K-type quantizer), so the added noise above is the only arm there.")
+    return text
