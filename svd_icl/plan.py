@@ -149,23 +149,21 @@ def _bundled(model: str) -> bool:
 
 
 def needs_fig2(p: dict) -> list[Need]:
-    return [
-        _sweep(
-            "fig2",
-            f"{m}/{p['task']} {k} shots",
-            model=m,
-            task=p["task"],
-            layers=p["layers"],
-            modules=p["modules"],
-            clip_rates=p["clip_rates"],
-            shots=k,
-            seed=p["seed"],
-            split=p["split"],
-            n=p["n_queries"],
-        )  # fmt: skip
-        for m in p["models"]
-        for k in p["shot_counts"]
-    ]
+    """Per model and shot number: the sweep on ``split``, then its best point confirmed on ``n_confirm`` test queries
+    (per demonstration set the unpruned model and the pick, and the unpruned model at 0 shots; at 0 shots there are
+    no demonstrations, so one pick and the unpruned model)."""
+    out = []
+    for m in p["models"]:
+        for k in p["shot_counts"]:
+            out.append(_sweep("fig2", f"{m}/{p['task']} {k} shots", model=m, task=p["task"], layers=p["layers"],
+                              modules=p["modules"], clip_rates=p["clip_rates"], shots=k, seed=p["seed"],
+                              split=p["split"], n=p["n_queries"]))  # fmt: skip
+            sets = [None, *p["demo_seeds"]] if k else [None]
+            out.append(Need("fig2", f"{m}/{p['task']} {k} shots confirmation", "confirmation",
+                            total=2 * len(sets) + 1 if k else 2,
+                            extra={"model": m, "task": p["task"], "shots": k, "seed": p["seed"], "n": p["n_confirm"],
+                                   "demo_seeds": sets, "layers": p["layers"]}))  # fmt: skip
+    return out
 
 
 def needs_precision(p: dict) -> list[Need]:
@@ -532,7 +530,9 @@ class Planner:
                  and r.get("n") == e["n"] and r.get("seed") == e["seed"]
                  and (r.get("clip_rate") == 0 or e.get("module") in (None, r.get("module")))}  # fmt: skip
         shots = SweepConfig(e["model"], e["task"], [0], shots=e["shots"]).resolved_shots
+        # at 0 shots the unpruned point is the 0-shot reference itself: one point, counted once
         wanted = [(s, shots, z) for s in e["demo_seeds"] for z in (True, False)] + [(None, 0, True)]
+        wanted = list(dict.fromkeys(wanted))
         queries = (e["model"], e["task"], e["n"], e["seed"])
         earlier = self.planned.setdefault("confirmation unpruned", set())
         found |= {w for w in wanted if w[2] and (queries, w) in earlier}
@@ -543,7 +543,7 @@ class Planner:
         rates = [((s, shots, True) not in found) + ((s, shots, False) not in found) for s in e["demo_seeds"]]
         pairs = sum(cost.unit(depth, L, r) for r in rates if r)
         zero_shot = cost.full * 0.5  # no demonstrations: shorter prompts
-        need.seconds = pairs + ((None, 0, True) not in found) * zero_shot
+        need.seconds = pairs + ((None, 0, True) not in found and shots > 0) * zero_shot
 
     def _noise(self, need: Need) -> None:
         """The noise control's points (unpruned and selected per level; level 0 is the confirmation's own)."""
