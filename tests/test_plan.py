@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from svd_icl.plan import ROOT, Need, Planner, chapter_parameters, main, toc_chapters
+from svd_icl.plan import ROOT, Need, Planner, chapter_needs, chapter_parameters, main, toc_chapters
 from svd_icl.summary import record_markdown
 from svd_icl.sweep import SweepConfig, run_sweep
 from tests.tiny_models import tiny_model, tiny_tokenizer
@@ -70,6 +70,24 @@ def test_confirmations_on_the_same_queries_share_their_unpruned_points(checkpoin
     later = Planner(tmp_path)
     done, attn = later.evaluate(need(module="mlp")), later.evaluate(need(module="attn"))
     assert (done.stored, done.seconds) == (5, 0) and attn.stored == 3 and attn.seconds > 0
+
+
+def test_a_zero_shot_confirmation_is_two_points_and_is_stored_whole_by_confirm(checkpoint, tmp_path):
+    """At 0 shots the unpruned point of a confirmation is its 0-shot reference: the plan of Figure 2's 0-shot pick
+    counts two points, and :func:`svd_icl.confirm.confirm` stores exactly those."""
+    from svd_icl.confirm import Selection, confirm
+
+    params = chapter_parameters("fig2", "smoke")
+    zero = next(n for n in chapter_needs("fig2", params) if n.kind == "confirmation" and n.extra["shots"] == 0)
+    assert zero.total == 2 and zero.extra["demo_seeds"] == [None]
+    e = {**zero.extra, "model": str(checkpoint / "model"), "data_root": str(checkpoint / "data"), "n": 12}
+    need = Need("fig2", "tiny 0 shots", "confirmation", total=2, extra=e)
+    cold = Planner(tmp_path).evaluate(need)
+    assert cold.stored == 0 and cold.seconds > 0
+    confirm(tiny_model("llama"), tiny_tokenizer(), Selection(e["model"], "sst2", 1, "mlp", 0.5),
+            tmp_path / "sweeps.jsonl", 0, 0, (), 12, data_root=e["data_root"], progress=False)  # fmt: skip
+    warm = Planner(tmp_path).evaluate(need)
+    assert (warm.stored, warm.seconds) == (2, 0)
 
 
 def test_the_cli_prints_a_table_and_rejects_a_bad_profile(capsys, tmp_path):
