@@ -56,8 +56,8 @@ def main(build: str, commit: str | None = None) -> int:
     if confirm is not None:
         block += (
             "\n\nThe confirmation sets (held-out test queries: Figure 1's, Figure 2's, the scale chapter's and "
-            f"Algorithm 1's, over four demonstration sets and with 0 shots) took {confirm / 60:.1f} min of this build's "
-            "compute (the records' own seconds)."
+            f"Algorithm 1's, over four demonstration sets and with 0 shots) took {confirm / 60:.1f} min of this "
+            "build's compute (the records' own seconds)."
         )
     readme = ROOT / "README.md"
     text = readme.read_text()

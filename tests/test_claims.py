@@ -283,6 +283,22 @@ def test_condition_gain(gain, outcome):
     assert "condition numbers" in claims.describe_condition_gain(out)
 
 
+def test_condition_gain_intervals_carry_the_query_noise():
+    """Gains that rank the layers exactly like their condition numbers, but by one query each, on independent
+    queries: over layers alone the association looks certain; resampling the queries (as the bootstrap does) shows
+    that one query per layer cannot decide it."""
+    rows = [point(0, "mlp", 0.0, 0.5)]
+    for la in range(8):
+        rows += [point(la, "mlp", xi, 0.5 + 0.01 * la, seed=1 + 2 * la + (xi == 0.9)) for xi in (0.5, 0.9)]
+    sweep = pd.DataFrame(rows)
+    out = claims.condition_gain(sweep, _cond_table(lambda la: 10.0 + la), ["model", "task"], k=3).iloc[0]
+    assert out.rho == pytest.approx(1.0) and out.outcome == UNDETERMINED and out.low < 0
+    other = sweep.copy()
+    other.at[3, "labels"] = list(reversed(other.at[3, "labels"]))
+    with pytest.raises(ValueError, match="other queries"):
+        claims.condition_gain(other, _cond_table(lambda la: 10.0 + la), ["model", "task"], k=3)
+
+
 def test_a_square_gaussian_is_worse_conditioned_than_a_tall_one():
     from svd_icl.conditioning import gaussian_null
 

@@ -18,6 +18,7 @@ from svd_icl.claims.fig1 import confirmation_verdicts, describe_confirmation
 from svd_icl.claims.points import (
     _decided,
     _unpruned,
+    correctness,
 )
 from svd_icl.conditioning import DEFAULT_AGGREGATE
 
@@ -85,6 +86,20 @@ def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
     return float(np.corrcoef(ex, ey)[0, 1])
 
 
+def _correct_by_layer(pruned: pd.DataFrame, layers: pd.Index, base: pd.Series) -> np.ndarray:
+    """Per-query correctness of every pruned point, as (layer, clip rate, query) with NaN where a layer has fewer
+    rates; every point must be scored on ``base``'s queries (the paired design the bootstrap resamples)."""
+    rates = max(int((pruned.layer == la).sum()) for la in layers)
+    out = np.full((len(layers), rates, len(base["labels"])), np.nan)
+    for li, la in enumerate(layers):
+        for ri, (_, r) in enumerate(pruned[pruned.layer == la].iterrows()):
+            if not np.array_equal(np.asarray(r["labels"]), np.asarray(base["labels"])):
+                raise ValueError(f"layer {la} clip rate {r.clip_rate} was scored on other queries than the unpruned "
+                                 "model: condition_gain needs every point on the same queries")  # fmt: skip
+            out[li, ri] = correctness(r)
+    return out
+
+
 def condition_gain(
     sweeps: pd.DataFrame,
     cond: dict[str, pd.DataFrame],
@@ -107,8 +122,10 @@ def condition_gain(
     lies above 0, ``FAILS`` when below (a negative association refutes the rationale), else ``UNDETERMINED``.
     Condition numbers and gains both change with depth on these models, so the same is decided with depth held
     fixed (``rho_given_depth``: :func:`partial_spearman` given the layer index, same bootstrap), and the gain of
-    the rule that uses depth alone (the deepest layer) is set beside Algorithm 1's. The bootstrap resamples layers;
-    each layer's gain is the best of its clip rates on one query set, so the intervals do not include query noise.
+    the rule that uses depth alone (the deepest layer) is set beside Algorithm 1's. The bootstrap resamples the
+    queries and then the layers: every layer's gain is scored on the same queries and is the best of its clip rates
+    on them, so each resample re-scores every point on the resampled queries and picks each layer's best rate again
+    (the intervals carry the query noise and the selection, not only the spread over layers).
     """
     from scipy.stats import spearmanr
 
@@ -120,24 +137,28 @@ def condition_gain(
     rows = []
     for key, g in sweeps.groupby([*group, "module"], sort=False):
         fields = group_fields([*group, "module"], key)
-        unpruned = float(_unpruned(g).accuracy)
-        gains = g[g.clip_rate > 0].groupby("layer").accuracy.max() - unpruned
+        base = _unpruned(g)
+        unpruned = float(base.accuracy)
         s = layer_scores(cond[fields["model"]], fields["module"], aggregate)
-        layers = gains.index.intersection(s.index)
+        pruned = g[(g.clip_rate > 0) & g.layer.isin(s.index)]
+        layers = pd.Index(sorted(set(pruned.layer)))
         if len(layers) < 4:
             raise ValueError(f"condition_gain needs scores and points for at least 4 layers; {key} has {len(layers)}")
-        gains = gains.loc[layers]
+        right, u = _correct_by_layer(pruned, layers, base), correctness(base)  # (layers, rates, queries), (queries,)
+        gains = pd.Series(np.nanmax(right.mean(axis=2), axis=1) - u.mean(), index=layers)
         x, y = s.loc[layers].to_numpy(float), gains.to_numpy(float)
         z = np.asarray(layers, dtype=float)
         rho = float(spearmanr(x, y).statistic)
         rho_depth = partial_spearman(x, y, z)
         boot, boot_depth = [], []
         for _ in range(resamples):
+            q = rng.integers(0, len(u), len(u))
+            yq = np.nanmax(right[:, :, q].mean(axis=2), axis=1) - u[q].mean()
             i = rng.integers(0, len(layers), len(layers))
-            if len(set(x[i])) > 1 and len(set(y[i])) > 1:
-                boot.append(spearmanr(x[i], y[i]).statistic)
+            if len(set(x[i])) > 1 and len(set(yq[i])) > 1:
+                boot.append(spearmanr(x[i], yq[i]).statistic)
                 if len(set(z[i])) > 1:
-                    boot_depth.append(partial_spearman(x[i], y[i], z[i]))
+                    boot_depth.append(partial_spearman(x[i], yq[i], z[i]))
         low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
         boot_depth = [b for b in boot_depth if b == b]
         d_low, d_high = np.quantile(boot_depth, [(1 - level) / 2, (1 + level) / 2]) if boot_depth else (np.nan,) * 2
