@@ -98,12 +98,13 @@ def depth_and_module_trends(table: pd.DataFrame, aggregate: str = DEFAULT_AGGREG
 
     ``mlp_below_attn``: fraction of layers whose MLP condition number is below the ATTN one.
     ``spearman_<module>``: rank correlation between layer index and the module's condition number
-    (positive: deeper layers are worse conditioned), with its p-value.
+    (positive: deeper layers are worse conditioned), with its p-value; ``layers``: how many layers it spans.
     """
     from scipy.stats import spearmanr
 
     per_layer = {m: layer_condition(table, m, aggregate) for m in ("attn", "mlp")}
-    out = {"aggregate": aggregate, "mlp_below_attn": float((per_layer["mlp"] < per_layer["attn"]).mean())}
+    out = {"aggregate": aggregate, "mlp_below_attn": float((per_layer["mlp"] < per_layer["attn"]).mean()),
+           "layers": len(per_layer["attn"])}
     for module, series in per_layer.items():
         rho, p = spearmanr(series.index, series.to_numpy())
         out[f"spearman_{module}"] = float(rho)

@@ -140,12 +140,22 @@ def test_collapsed_and_status():
 def test_fig3_verdicts_table():
     trends = pd.DataFrame(
         {"mlp_below_attn": [1.0, 0.7, 0.2], "spearman_attn": [0.8, 0.1, -0.9], "p_attn": [0.001, 0.6, 0.001],
-         "spearman_mlp": [0.1, 0.2, 0.3], "p_mlp": [0.5, 0.4, 0.3]},
+         "spearman_mlp": [0.1, 0.2, 0.3], "p_mlp": [0.5, 0.4, 0.3], "layers": 30},
         index=pd.Index(["rising", "flat", "falling"], name="model"),
     )
     v = claims.fig3_verdicts(trends).set_index("model")
+    # 30, 21 and 6 of 30 layers: the sign test's interval (simultaneous over the 3 models) lies above one half,
+    # straddles it (21 of 30 is p = 0.04 alone, not after the 3 models), and lies below it
     assert v.mlp_better.tolist() == [HOLDS, UNDETERMINED, FAILS]
+    assert v.layers_below.tolist() == [30, 21, 6] and v.share_low["flat"] < 0.5 < v.share_high["flat"]
     assert v.grows_with_depth.tolist() == [HOLDS, UNDETERMINED, FAILS]
+    # a minority of layers is not a refutation when there are few of them: 8 of 18 is undetermined
+    few = trends.assign(mlp_below_attn=[8 / 18] * 3, layers=18)
+    assert set(claims.fig3_verdicts(few).mlp_better) == {UNDETERMINED}
+    line = claims.share_evidence(next(claims.fig3_verdicts(few).itertuples()))
+    assert "MLP below ATTN in 8 of 18 layers (44%) [" in line and "m = 3" in line
+    with pytest.raises(ValueError, match="layers"):
+        claims.fig3_verdicts(trends.drop(columns="layers"))
 
 
 def test_fig5_verdicts_table():
@@ -347,3 +357,54 @@ def test_condition_gain_with_depth_held_fixed():
     assert out.outcome == HOLDS and out.outcome_given_depth != HOLDS
     assert out.deepest_gain >= out.chosen_gain
     assert "depth alone does as well" in claims.describe_condition_gain(out)
+
+
+def test_detectable_correlation_has_the_power_it_states():
+    # simulate pairs with the stated correlation: a two-sided Spearman test at alpha/m should find it about 80% of
+    # the time (Fisher's z slightly flatters Spearman, so a little under 80% is expected; far off is a wrong formula)
+    from scipy.stats import spearmanr
+
+    n, m = 30, 2
+    rho = claims.detectable_correlation(n, m)
+    rng = np.random.default_rng(0)
+    cov = [[1, rho], [rho, 1]]
+    hits = [spearmanr(*rng.multivariate_normal([0, 0], cov, n).T).pvalue < 0.05 / m for _ in range(2000)]
+    assert 0.70 < np.mean(hits) < 0.85
+    assert claims.detectable_correlation(18, 2) > claims.detectable_correlation(36, 2)  # fewer layers: coarser
+    assert np.isnan(claims.detectable_correlation(3))
+
+
+def test_record_lines_carry_n_m_p_margin_and_detectable_effect():
+    depth = claims.depth_stability(sweep(0.8, 0.8, 0.5), ["model", "task"], NUM_LAYERS).iloc[0]
+    line = claims.case_evidence(depth, "m/sst2", "deep vs shallow ")
+    assert depth.n == N and line.startswith("m/sst2: holds, deep vs shallow +30.0% [")
+    assert f"n = {N}, m = 1, Holm p < 0.001, margin +2.0%, detects" in line
+    collapse = claims.shallow_collapse(sweep(0.58, 0.58, 0.5), ["model", "task"], NUM_LAYERS).iloc[0]
+    line = claims.collapse_evidence(collapse, "m/sst2")
+    assert line.startswith("m/sst2: undetermined, worst 50.0% [") and "vs baseline 50.0% +/- 10%" in line
+    assert "m = 3" in line and "the unpruned model (58.0%) is already within the band" in line
+    held = claims.shallow_collapse(sweep(0.9, 0.9, 0.5), ["model", "task"], NUM_LAYERS).iloc[0]
+    assert "already within" not in claims.collapse_evidence(held, "x") and held.outcome == HOLDS
+
+
+def test_trend_evidence_states_holm_p_and_what_the_layers_can_detect():
+    trends = pd.DataFrame(
+        {"mlp_below_attn": [1.0], "spearman_attn": [0.05], "p_attn": [0.8], "spearman_mlp": [0.83],
+         "p_mlp": [0.0001], "layers": [18]},
+        index=pd.Index(["g"], name="model"),
+    )
+    row = next(claims.fig3_verdicts(trends).itertuples())
+    assert claims.trend_evidence(row) == (
+        "g: holds, rho ATTN +0.05 (Holm p = 0.800), MLP +0.83 (Holm p < 0.001) (n = 18 layers, m = 2, "
+        f"detects |rho| >= {claims.detectable_correlation(18, 2):.2f})"
+    )
+
+
+def test_rank_story_is_decided_paired_not_on_point_estimates():
+    # 0, 4, 10 shots: a 1-point dip at 4 shots (not significant) and a large rise at 10 shots (nested answers)
+    points = pd.DataFrame([point(0, "mlp", 0.0, a, shots=s) for s, a in ((0, 0.60), (4, 0.59), (10, 0.90))])
+    grows = {"rank_grows": True}
+    assert claims.rank_story_verdict(grows, points).outcome == HOLDS  # the dip alone does not refute it
+    assert claims.rank_story_verdict({"rank_grows": False}, points).outcome == FAILS
+    flat = pd.DataFrame([point(0, "mlp", 0.0, 0.6, shots=s, seed=s) for s in (0, 4, 10)])  # scattered answers
+    assert claims.rank_story_verdict(grows, flat).outcome == UNDETERMINED

@@ -7,6 +7,7 @@ from svd_icl.claims.core import *  # noqa: F403  (the decision core, re-exported
 from svd_icl.claims.core import __all__ as _core_names
 from svd_icl.claims.fig1 import (
     can_improve,
+    collapse_evidence,
     confirmation_verdicts,
     depth_stability,
     describe_confirmation,
@@ -27,6 +28,8 @@ from svd_icl.claims.fig3 import (
     describe_uniform_trends,
     fig3_null_verdicts,
     fig3_verdicts,
+    share_evidence,
+    trend_evidence,
     uniform_quant_trends,
     uniform_trend_outcome,
 )
@@ -53,7 +56,7 @@ from svd_icl.claims.points import (
 from svd_icl.claims.precision import claim_outcomes, outcomes_by_dtype
 from svd_icl.claims.quantization import COMPARABLE, describe_confound, quantization_confound
 from svd_icl.claims.scale import describe_scale
-from svd_icl.claims.theorem1 import theorem1_verdicts
+from svd_icl.claims.theorem1 import rank_story_verdict, theorem1_verdicts
 from svd_icl.claims.theorem2 import (
     assumption1_verdicts,
     bound_tracking,
@@ -92,6 +95,7 @@ __all__ = [
     "case_evidence",
     "choose_variant",
     "claim_outcomes",
+    "collapse_evidence",
     "collapse_grows_with_shots",
     "collapsed",
     "condition_gain",
@@ -115,10 +119,13 @@ __all__ = [
     "outcomes_by_dtype",
     "point_tests",
     "quantization_confound",
+    "rank_story_verdict",
     "shallow_collapse",
+    "share_evidence",
     "shots_help",
     "theorem1_verdicts",
     "theorem2_gap_verdicts",
+    "trend_evidence",
     "uniform_quant_trends",
     "uniform_trend_outcome",
     "variant_tests",

@@ -39,6 +39,7 @@ __all__ = [
     "check_outcomes",
     "decide",
     "degenerate",
+    "detectable_correlation",
     "detectable_effect",
     "family_level",
     "fmt_p",
@@ -123,6 +124,17 @@ def detectable_effect(a: np.ndarray, b: np.ndarray, m: int = 1, alpha: float = A
     spread = float(np.sqrt(np.mean(d**2)))
     z = norm.ppf(1 - alpha / (2 * m)) + norm.ppf(power)
     return z * spread / np.sqrt(len(d))
+
+
+def detectable_correlation(n: int, m: int = 1, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The smallest rank correlation a two-sided test at ``alpha/m`` detects with probability ``power`` over ``n``
+    pairs (e.g. layers): Fisher's z, ``tanh((z_{1-alpha/2m} + z_power) / sqrt(n - 3))``. For Spearman's rho this
+    slightly flatters the test (its z has about 1.06 times Pearson's variance), so the true detectable rho is a
+    little larger. ``nan`` below 4 pairs, where no such test exists."""
+    if n < 4:
+        return float("nan")
+    z = norm.ppf(1 - alpha / (2 * m)) + norm.ppf(power)
+    return float(np.tanh(z / np.sqrt(n - 3)))
 
 
 def decide(low: float, high: float, margin: float, sign: int = 1) -> str:

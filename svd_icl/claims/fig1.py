@@ -15,6 +15,7 @@ from svd_icl.claims.core import (
     UNDETERMINED,
     degenerate,
     family_level,
+    fmt_p,
     paired_interval,
     power_note,
 )
@@ -251,9 +252,29 @@ def shallow_collapse(
                 "high": t.high,
                 "p_holm": p_adj,
                 "m": m,
+                "n": len(base),
             }
         )
     return pd.DataFrame(rows)
+
+
+def collapse_evidence(row, name: str) -> str:
+    """One :func:`shallow_collapse` case as the reproduction record states it: the outcome, the worst shallow
+    point's accuracy with its simultaneous interval against the equivalence band (baseline +/- margin), and its
+    drop from the unpruned model with interval, n, m and Holm p::
+
+        gemma3-270m/sst2: undetermined, worst 46.0% [40.1%, 52.0%] vs baseline 55.0% +/- 10% (layer 0 MLP
+        xi = 0.9; drop -9.0% [-15.2%, -2.8%], n = 200, m = 12, Holm p = 0.004)
+    """
+    why = ""
+    if row.outcome == UNDETERMINED and row.unpruned <= row.baseline + row.margin:
+        why = f"; the unpruned model ({_pct(row.unpruned)}) is already within the band"
+    return (
+        f"{name}: {row.outcome}, worst {_pct(row.worst_accuracy)} [{_pct(row.worst_low)}, {_pct(row.worst_high)}] "
+        f"vs baseline {_pct(row.baseline)} +/- {row.margin:.0%} (layer {row.worst_layer} "
+        f"{str(row.worst_module).upper()} xi = {row.worst_clip_rate:g}; drop {row.difference:+.1%} "
+        f"[{row.low:+.1%}, {row.high:+.1%}], n = {row.n}, m = {int(row.m)}, Holm {fmt_p(row.p_holm)}{why})"
+    )
 
 
 def describe_fig1(improve: pd.Series, depth: pd.Series, collapse: pd.Series) -> str:

@@ -78,9 +78,12 @@ def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None
 
 def _adjusted(out: pd.DataFrame) -> pd.DataFrame:
     """One family's adjusted columns for rows holding per-query ``_a``/``_b`` and ``p``: Holm p, ``m``, the
-    simultaneous interval of ``_b - _a`` and the detectable effect (``_a``/``_b`` dropped)."""
+    queries ``n`` (unless given), the simultaneous interval of ``_b - _a`` and the detectable effect (``_a``/``_b``
+    dropped)."""
     out = out.copy()
     m = len(out)
+    if "n" not in out:
+        out["n"] = [len(a) for a in out._a]
     out["p_holm"] = holm(out.p.to_numpy())
     out["m"] = m
     intervals = [paired_interval(a, b, m) for a, b in zip(out._a, out._b)]
