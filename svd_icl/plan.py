@@ -246,6 +246,20 @@ def needs_fig4(p: dict) -> list[Need]:
                                 extra={"model": name, "task": task, "module": module, "shots": p["shots"].get(task),
                                        "seed": p["seeds"][0], "n": p["n_confirm"].get(task),
                                        "demo_seeds": [None, *p["confirm_demo_seeds"]], "layers": [-1]}))  # fmt: skip
+        for task in p.get("depth_rule_tasks", []):  # Algorithm 1 against the deepest-layer rule, on the same queries
+            for module in p["modules"]:
+                rule = {"model": name, "task": task, "module": module, "depth_rule": True, "alg1_k": p["k"],
+                        "aggregate": p["aggregate"], "shots": p["shots"].get(task)}
+                out.append(Need("fig4", f"{name}/{task} {module} deepest-layer rule", "algorithm1", "algorithm1.jsonl",
+                                total=1, extra={**rule, "seeds": p["seeds"][:1], "k": _layers(name),
+                                                "grid": p["clip_rates"], "n_validation": p["n_validation"].get(task),
+                                                "n_test": p["n_test"].get(task)}))  # fmt: skip
+                out.append(Need("fig4", f"{name}/{task} {module} deepest-layer rule confirmation", "confirmation",
+                                total=1 + len(p["confirm_demo_seeds"]),
+                                extra={**rule, "seed": p["seeds"][0], "n": p["n_confirm"].get(task),
+                                       "demo_seeds": [None, *p["confirm_demo_seeds"]], "layers": [-1],
+                                       "grid": p["clip_rates"], "n_validation": p["n_validation"].get(task),
+                                       "n_test": p["n_test"].get(task)}))  # fmt: skip
     for name, task in p["cond_gain_runs"]:
         layers = list(range(_layers(name)))
         out.append(_sweep("fig4", f"{name}/{task} every layer", model=name, task=task, layers=layers,
@@ -474,8 +488,35 @@ class Planner:
         return self._plans[key]
 
     def evaluate(self, need: Need) -> Need:
+        if need.extra.get("depth_rule") and self._rules_agree(need.extra):
+            need.total = need.stored = 0  # the chapter skips the comparison: nothing to compute
+            need.seconds = 0.0
+            return need
         getattr(self, f"_{need.kind}")(need)
         return need
+
+    def _rules_agree(self, e: dict) -> bool:
+        """Is there nothing to compare for a deepest-layer-rule need? True when Algorithm 1's own layer is the deepest
+        (from the condition numbers the Figure 3 chapter stored), or, for its confirmation, when the rule's stored run
+        kept the unpruned model (no pick to confirm; the chapter then compares with the unpruned points). Unknown
+        (nothing stored yet): False, so a cold plan prices the comparison in full, an upper bound."""
+        import pandas as pd
+
+        from svd_icl.algorithm1 import select_layer
+
+        L = _layers(e["model"])
+        path = self.results / f"fig3_cond_{e['model'].replace('/', '_')}.csv"
+        if path.exists():
+            if select_layer(pd.read_csv(path), e["module"], e["alg1_k"], e["aggregate"])[0] == L - 1:
+                return True
+        if "demo_seeds" in e:  # the confirmation: its run must have picked a clip rate above 0
+            store = self.store("algorithm1.jsonl", "algorithm1")
+            for r in store.records() if store else []:
+                if (r.get("model"), r.get("task"), r.get("module"), r.get("k"), r.get("seed")) == (
+                    e["model"], e["task"], e["module"], L, e["seed"]) and r.get("n_test") == e["n_test"] and (
+                    r.get("grid") == e["grid"] and r.get("n_validation") == e["n_validation"]):
+                    return float(r["best_clip_rate"]) == 0.0
+        return False
 
     def reset(self) -> None:
         """Forget what earlier needs planned (a new pass over the book)."""
@@ -525,11 +566,19 @@ class Planner:
         e = need.extra
         store = self.store(need.store)
         records = store.records() if store else []
+        deepest = _layers(e["model"]) - 1 if e.get("depth_rule") else None  # the rule's pick is at the deepest layer
         found = {(r.get("demo_seed"), r.get("shots"), r.get("clip_rate") == 0) for r in records
                  if r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("split") == "test"
                  and r.get("n") == e["n"] and r.get("seed") == e["seed"]
-                 and (r.get("clip_rate") == 0 or e.get("module") in (None, r.get("module")))}  # fmt: skip
+                 and (r.get("clip_rate") == 0 or e.get("module") in (None, r.get("module")))
+                 and (deepest is None or (r.get("clip_rate") != 0 and r.get("layer") == deepest))}  # fmt: skip
         shots = SweepConfig(e["model"], e["task"], [0], shots=e["shots"]).resolved_shots
+        if deepest is not None:  # only the rule's picks: the unpruned points are Algorithm 1's confirmation's
+            wanted = [(s, shots, False) for s in e["demo_seeds"]]
+            need.stored = sum(w in found for w in wanted)
+            cost, L, _ = self._test_pair_cost(e)
+            need.seconds = sum(cost.unit(deepest, L, 1) for w in wanted if w not in found)
+            return
         # at 0 shots the unpruned point is the 0-shot reference itself: one point, counted once
         wanted = [(s, shots, z) for s in e["demo_seeds"] for z in (True, False)] + [(None, 0, True)]
         wanted = list(dict.fromkeys(wanted))

@@ -408,3 +408,38 @@ def test_rank_story_is_decided_paired_not_on_point_estimates():
     assert claims.rank_story_verdict({"rank_grows": False}, points).outcome == FAILS
     flat = pd.DataFrame([point(0, "mlp", 0.0, 0.6, shots=s, seed=s) for s in (0, 4, 10)])  # scattered answers
     assert claims.rank_story_verdict(grows, flat).outcome == UNDETERMINED
+
+
+def _confirmation(selected: float, unpruned: float = 0.7, sets=(None, 1), seed: int = 0) -> pd.DataFrame:
+    """confirm()-like records: per demonstration set an unpruned and a selected point on the same queries."""
+    rows = []
+    for s in sets:
+        rows.append({**point(0, "mlp", 0.0, unpruned), "role": "unpruned", "demo_seed": s})
+        rows.append({**point(2, "mlp", 0.5, selected, seed=seed), "role": "selected", "demo_seed": s})
+    return pd.DataFrame(rows)
+
+
+def _case(a1, deep, **kw):
+    return {"model": "m", "task": "sst2", "module": "attn", "layer": 2, "clip_rate": 0.5, "deep_layer": 3,
+            "deep_clip_rate": 0.5, "algorithm1": a1, "deepest": deep, **kw}
+
+
+def test_depth_rule_comparison_reaches_each_outcome():
+    better = claims.depth_rule_comparison([_case(_confirmation(0.85), _confirmation(0.60))]).iloc[0]
+    assert better.outcome == HOLDS and better.difference == pytest.approx(0.25) and better.seeds == 2
+    same = claims.depth_rule_comparison([_case(_confirmation(0.70), _confirmation(0.70))]).iloc[0]
+    assert same.outcome == FAILS  # the same answers on 200 queries: depth alone does as well, within the margin
+    scattered = claims.depth_rule_comparison([_case(_confirmation(0.70), _confirmation(0.70, seed=5))]).iloc[0]
+    assert scattered.outcome == UNDETERMINED  # equal accuracy on different queries: nothing shown either way
+
+
+def test_depth_rule_comparison_uses_the_unpruned_points_for_a_rule_that_kept_the_model():
+    # Algorithm 1's search kept the unpruned model (0.7); the deepest layer's pick scores 0.8 on the same queries
+    row = claims.depth_rule_comparison([_case(None, _confirmation(0.80), clip_rate=0.0)]).iloc[0]
+    assert row.algorithm1 == pytest.approx(0.7) and row.deepest == pytest.approx(0.8) and row.difference < 0
+    with pytest.raises(ValueError, match="both rules kept"):
+        claims.depth_rule_comparison([_case(None, None)])
+    other = _confirmation(0.80)
+    other["labels"] = [list(reversed(x)) for x in other["labels"]]
+    with pytest.raises(ValueError, match="other queries"):
+        claims.depth_rule_comparison([_case(_confirmation(0.8), other)])

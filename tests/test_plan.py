@@ -90,6 +90,52 @@ def test_a_zero_shot_confirmation_is_two_points_and_is_stored_whole_by_confirm(c
     assert (warm.stored, warm.seconds) == (2, 0)
 
 
+def test_the_deepest_layer_rule_is_priced_only_where_it_differs_and_only_for_its_own_picks(checkpoint, tmp_path):
+    """Figure 4's comparison with the deepest-layer rule: its confirmation needs the rule's picks (at the deepest
+    layer; Algorithm 1's pick at another layer does not count), and nothing where the two rules agree: Algorithm 1
+    already picks the deepest layer, or the rule's own search kept the unpruned model."""
+    import pandas as pd
+
+    from svd_icl.confirm import Selection, confirm
+    from svd_icl.plan import _layers
+
+    model = str(checkpoint / "model")
+    L = _layers(model)
+    e = {"model": model, "task": "sst2", "module": "mlp", "shots": 2, "seed": 0, "n": 12, "layers": [-1],
+         "demo_seeds": [None, 1], "data_root": str(checkpoint / "data"), "depth_rule": True, "alg1_k": 1,
+         "aggregate": "max", "grid": [0.0, 0.5], "n_validation": 8, "n_test": 10}  # fmt: skip
+    need = Need("fig4", "rule", "confirmation", total=2, extra=e)
+    cold = Planner(tmp_path).evaluate(need)
+    assert (cold.total, cold.stored) == (2, 0) and cold.seconds > 0
+
+    def stored_after(layer: int) -> int:
+        confirm(tiny_model("llama"), tiny_tokenizer(), Selection(model, "sst2", layer, "mlp", 0.5),
+                tmp_path / "sweeps.jsonl", 2, 0, (1,), 12, data_root=e["data_root"], progress=False)  # fmt: skip
+        return Planner(tmp_path).evaluate(Need("fig4", "rule", "confirmation", total=2, extra=e)).stored
+
+    assert stored_after(0) == 0 and stored_after(L - 1) == 2  # Algorithm 1's pick at layer 0 is not the rule's
+    # the rule's run kept the unpruned model: nothing to confirm
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    from svd_icl.algorithm1 import KEY_FIELDS
+    from svd_icl.results import ResultStore
+
+    run = {"model": model, "task": "sst2", "module": "mlp", "k": L, "seed": 0, "n_test": 10, "grid": [0.0, 0.5],
+           "n_validation": 8, "best_clip_rate": 0.0, "aggregate": "max", "shots": 2, "order": "random",
+           "label_words": None, "dtype": "float32", "device": "cpu"}  # fmt: skip
+    ResultStore(kept / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1").append(run)
+    assert Planner(kept).evaluate(Need("fig4", "rule", "confirmation", total=2, extra=e)).total == 0
+    # Algorithm 1 already picks the deepest layer (its worst-conditioned MLP is the last one): the rules agree
+    agree = tmp_path / "agree"
+    agree.mkdir()
+    cond = pd.DataFrame([{"layer": la, "module": "mlp", "matrix": "up", "cond": 1.0 + la} for la in range(L)])
+    cond.to_csv(agree / f"fig3_cond_{model.replace('/', '_')}.csv", index=False)
+    for kind in ("confirmation", "algorithm1"):
+        skipped = Planner(agree).evaluate(Need("fig4", "rule", kind, "algorithm1.jsonl" if kind == "algorithm1"
+                                               else "sweeps.jsonl", total=2, extra={**e, "k": L, "seeds": [0]}))
+        assert (skipped.total, skipped.seconds) == (0, 0.0)
+
+
 def test_the_cli_prints_a_table_and_rejects_a_bad_profile(capsys, tmp_path):
     assert main(["--profile", "fast", "--results", str(tmp_path)]) == 2
     assert "unknown profile 'fast'" in capsys.readouterr().err

@@ -37,8 +37,10 @@ from svd_icl.claims.fig4 import (
     algorithm1_confirmed,
     algorithm1_tests,
     condition_gain,
+    depth_rule_comparison,
     describe_algorithm1_confirmation,
     describe_condition_gain,
+    describe_depth_rule,
     partial_spearman,
 )
 from svd_icl.claims.fig5 import fig5_verdicts
@@ -101,7 +103,9 @@ __all__ = [
     "condition_gain",
     "confirmation_verdicts",
     "correctness",
+    "depth_rule_comparison",
     "depth_stability",
+    "describe_depth_rule",
     "describe_condition_gain",
     "describe_algorithm1_confirmation",
     "describe_confirmation",

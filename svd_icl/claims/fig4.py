@@ -207,3 +207,69 @@ def describe_condition_gain(row) -> str:
         f" {row.deepest_gain * 100:+.1f} points"
         + (": depth alone does as well as the condition number." if row.deepest_gain >= row.chosen_gain else ".")
     )
+
+
+def _pooled_output(frame: pd.DataFrame | None, unpruned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per query, a rule's output correctness averaged over the demonstration sets, and the labels: the rule's
+    ``selected`` points from its confirmation ``frame``, or the unpruned points where its search kept the unpruned
+    model (``frame`` None)."""
+    points = unpruned if frame is None else frame[frame.role == "selected"]
+    points = points.assign(_set=points.demo_seed.map(lambda s: -1 if s is None or s != s else int(s)))
+    points = points.sort_values("_set")
+    labels = np.asarray(points.iloc[0]["labels"])
+    if any(not np.array_equal(labels, np.asarray(r["labels"])) for _, r in points.iterrows()):
+        raise ValueError("a rule's confirmation points were scored on different queries")
+    return np.mean([correctness(r) for _, r in points.iterrows()], axis=0), labels
+
+
+def depth_rule_comparison(cases: list[dict], margin: float = MARGINS["gain"]) -> pd.DataFrame:
+    """Algorithm 1's choice against the rule that uses depth alone (the deepest layer, its clip rate searched on the
+    same validation queries), on the same held-out confirmation queries and demonstration sets.
+
+    ``cases``: one dict per (model, task, module) whose Algorithm 1 layer is not the deepest, with ``layer``,
+    ``clip_rate`` (Algorithm 1's pick; 0 where its search kept the unpruned model), ``deep_layer``,
+    ``deep_clip_rate`` and ``algorithm1`` / ``deepest``: each rule's :func:`svd_icl.confirm.confirm` records, or
+    None where that rule's search kept the unpruned model (its output is then the unpruned points of the other's
+    confirmation: the same queries and sets). Per case the effect is Algorithm 1's pooled accuracy minus the depth
+    rule's, paired per query (Wilcoxon on the per-query averages), its interval simultaneous over the cases:
+    ``HOLDS`` when it lies above 0 (the condition number adds something to depth), ``DOES NOT HOLD`` when it lies
+    below the margin (depth alone does as well, within the smallest effect of interest), else ``UNDETERMINED``.
+    """
+    from svd_icl.stats import paired_comparison
+
+    rows = []
+    for c in cases:
+        frames = [f for f in (c["algorithm1"], c["deepest"]) if f is not None]
+        if not frames:
+            raise ValueError(f"{c['model']}/{c['task']} {c['module']}: both rules kept the unpruned model; they agree")
+        unpruned = frames[0][frames[0].role == "unpruned"]
+        a1, labels = _pooled_output(c["algorithm1"], unpruned)
+        deep, deep_labels = _pooled_output(c["deepest"], unpruned)
+        if not np.array_equal(labels, deep_labels):
+            raise ValueError(f"{c['model']}/{c['task']} {c['module']}: the two rules were confirmed on other queries")
+        rows.append(
+            {
+                "model": c["model"], "task": c["task"], "module": c["module"], "layer": int(c["layer"]),
+                "clip_rate": float(c["clip_rate"]), "deep_layer": int(c["deep_layer"]),
+                "deep_clip_rate": float(c["deep_clip_rate"]), "seeds": len(unpruned),
+                "algorithm1": float(a1.mean()), "deepest": float(deep.mean()),
+                "p": paired_comparison(deep, a1).p_value, "_a": deep, "_b": a1,
+            }
+        )  # fmt: skip
+    return _decided(pd.DataFrame(rows), margin) if rows else pd.DataFrame()
+
+
+def describe_depth_rule(row) -> str:
+    """One generated sentence per :func:`depth_rule_comparison` row."""
+    words = {
+        HOLDS: "the condition number's layer does better than depth alone",
+        FAILS: "depth alone does as well as the condition number (within the margin)",
+        UNDETERMINED: "these queries cannot tell the two rules apart",
+    }
+    return (
+        f"**{row.model} {row.task} {str(row.module).upper()}**: Algorithm 1's layer {row.layer} at ξ = "
+        f"{row.clip_rate:g} scores {row.algorithm1:.1%}, the deepest layer {row.deep_layer} at its own validation "
+        f"choice ξ = {row.deep_clip_rate:g} {row.deepest:.1%} on {row.n} held-out queries x {row.seeds} "
+        f"demonstration sets; {row.difference * 100:+.1f} points [{row.low * 100:+.1f}, {row.high * 100:+.1f}] "
+        f"(simultaneous over m = {int(row.m)}): **{row.outcome}**, {words[row.outcome]}."
+    )
