@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,20 @@ def requantizable(qtype: str) -> bool:
     return True
 
 
+def _open_gguf(path: str | Path) -> tuple[GGUFReader, dict]:
+    """One memory-mapped reader per file, with its tensors by name: a chapter looks up several matrices of one file
+    (every pick's, in both arms), and parsing the tensor table each time is wasted work. Keyed by the file's
+    modification time and size too, so a file rewritten in place is read again."""
+    stat = Path(path).stat()
+    return _open_gguf_cached(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _open_gguf_cached(path: str, mtime_ns: int, size: int) -> tuple[GGUFReader, dict]:
+    reader = GGUFReader(path)
+    return reader, {t.name: t for t in reader.tensors}
+
+
 def requantization_arm(gguf_path: str | Path, layer: int, module: str) -> pd.DataFrame:
     """The second arm a noise control could have, measured on the file instead of run through the model: re-quantize
     the de-quantized weights of ``layer``'s ``module`` (``"attn"``, ``"mlp"`` or one matrix such as ``"mlp.down"``;
@@ -60,8 +75,7 @@ def requantization_arm(gguf_path: str | Path, layer: int, module: str) -> pd.Dat
     re-quantized here. A share of 0 means the arm adds no noise at all and so cannot test noise removal; that is why
     :func:`noise_control` adds noise of the file's step instead.
     """
-    reader = GGUFReader(str(gguf_path))
-    by_name = {t.name: t for t in reader.tensors}
+    _, by_name = _open_gguf(gguf_path)
     rows = []
     for gguf_name, name in GGUF_MATRICES.items():
         tensor = by_name.get(f"blk.{layer}.{gguf_name}.weight")
@@ -98,9 +112,8 @@ def gguf_steps(gguf_path: str | Path, model: PreTrainedModel, layer: int, module
     arch = architecture_for(model)
     layer = check_layer(model, layer, arch)
     block = decoder_layers(model, arch)[layer]
-    reader = GGUFReader(str(gguf_path))
+    reader, by_name = _open_gguf(gguf_path)
     processor = _processor(reader, model)
-    by_name = {t.name: t for t in reader.tensors}
     gguf_names = {v: k for k, v in GGUF_MATRICES.items()}
     steps = {}
     for name, (_, spec) in select_matrices(arch, module).items():

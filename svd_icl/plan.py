@@ -125,8 +125,7 @@ def needs_fig1(p: dict) -> list[Need]:
         out.append(_sweep("fig1", f"{model}/{task} search", model=model, task=task, layers=layers,
                           modules=p["modules"], clip_rates=p["clip_rates"], shots=p["shots"].get(task),
                           seed=p["seed"], split="validation", n=p["n_search"].get(task)))  # fmt: skip
-        sets = 1 + len(p["demo_seeds"])
-        out.append(Need("fig1", f"{model}/{task} confirmation", "confirmation", total=2 * sets + 1,
+        out.append(Need("fig1", f"{model}/{task} confirmation", "confirmation",
                         extra={"model": model, "task": task, "shots": p["shots"].get(task), "seed": p["seed"],
                                "n": p["n_confirm"].get(task), "demo_seeds": [None, *p["demo_seeds"]],
                                "layers": layers}))  # fmt: skip
@@ -160,7 +159,6 @@ def needs_fig2(p: dict) -> list[Need]:
                               split=p["split"], n=p["n_queries"]))  # fmt: skip
             sets = [None, *p["demo_seeds"]] if k else [None]
             out.append(Need("fig2", f"{m}/{p['task']} {k} shots confirmation", "confirmation",
-                            total=2 * len(sets) + 1 if k else 2,
                             extra={"model": m, "task": p["task"], "shots": k, "seed": p["seed"], "n": p["n_confirm"],
                                    "demo_seeds": sets, "layers": p["layers"]}))  # fmt: skip
     return out
@@ -199,7 +197,7 @@ def needs_scale(p: dict) -> list[Need]:
         out.append(_sweep("scale", f"{m} search", layers=p["layers"], modules=p["modules"], clip_rates=p["clip_rates"],
                           shots=top, split="validation", n=p["n_search"], **common))  # fmt: skip
         sets = [None, *p["demo_seeds"]]
-        out.append(Need("scale", f"{m} confirmation", "confirmation", total=2 * len(sets) + 1,
+        out.append(Need("scale", f"{m} confirmation", "confirmation",
                         extra={**common, "shots": top, "n": p["n_confirm"], "demo_seeds": sets,
                                "layers": p["layers"]}))  # fmt: skip
         out += [_sweep("scale", f"{m} {k} shots", layers=[-1], modules=["mlp"], clip_rates=[0.0], shots=k,
@@ -241,8 +239,7 @@ def needs_fig4(p: dict) -> list[Need]:
                                        "n_test": p["n_test"].get(task)}))  # fmt: skip
         for task in p["tasks"]:  # the confirmation of the first seed's choices (fig4's "Confirmation" section)
             for module in p["modules"]:
-                sets = 1 + len(p["confirm_demo_seeds"])
-                out.append(Need("fig4", f"{name}/{task} {module} confirmation", "confirmation", total=2 * sets + 1,
+                out.append(Need("fig4", f"{name}/{task} {module} confirmation", "confirmation",
                                 extra={"model": name, "task": task, "module": module, "shots": p["shots"].get(task),
                                        "seed": p["seeds"][0], "n": p["n_confirm"].get(task),
                                        "demo_seeds": [None, *p["confirm_demo_seeds"]], "layers": [-1]}))  # fmt: skip
@@ -255,7 +252,6 @@ def needs_fig4(p: dict) -> list[Need]:
                                                 "grid": p["clip_rates"], "n_validation": p["n_validation"].get(task),
                                                 "n_test": p["n_test"].get(task)}))  # fmt: skip
                 out.append(Need("fig4", f"{name}/{task} {module} deepest-layer rule confirmation", "confirmation",
-                                total=1 + len(p["confirm_demo_seeds"]),
                                 extra={**rule, "seed": p["seeds"][0], "n": p["n_confirm"].get(task),
                                        "demo_seeds": [None, *p["confirm_demo_seeds"]], "layers": [-1],
                                        "grid": p["clip_rates"], "n_validation": p["n_validation"].get(task),
@@ -575,6 +571,7 @@ class Planner:
         shots = SweepConfig(e["model"], e["task"], [0], shots=e["shots"]).resolved_shots
         if deepest is not None:  # only the rule's picks: the unpruned points are Algorithm 1's confirmation's
             wanted = [(s, shots, False) for s in e["demo_seeds"]]
+            need.total = len(wanted)
             need.stored = sum(w in found for w in wanted)
             cost, L, _ = self._test_pair_cost(e)
             need.seconds = sum(cost.unit(deepest, L, 1) for w in wanted if w not in found)
@@ -582,6 +579,7 @@ class Planner:
         # at 0 shots the unpruned point is the 0-shot reference itself: one point, counted once
         wanted = [(s, shots, z) for s in e["demo_seeds"] for z in (True, False)] + [(None, 0, True)]
         wanted = list(dict.fromkeys(wanted))
+        need.total = len(wanted)  # counted here, from the points themselves, for every chapter's confirmations
         queries = (e["model"], e["task"], e["n"], e["seed"])
         earlier = self.planned.setdefault("confirmation unpruned", set())
         found |= {w for w in wanted if w[2] and (queries, w) in earlier}

@@ -79,11 +79,13 @@ def test_a_zero_shot_confirmation_is_two_points_and_is_stored_whole_by_confirm(c
 
     params = chapter_parameters("fig2", "smoke")
     zero = next(n for n in chapter_needs("fig2", params) if n.kind == "confirmation" and n.extra["shots"] == 0)
-    assert zero.total == 2 and zero.extra["demo_seeds"] == [None]
+    assert zero.extra["demo_seeds"] == [None]
     e = {**zero.extra, "model": str(checkpoint / "model"), "data_root": str(checkpoint / "data"), "n": 12}
-    need = Need("fig2", "tiny 0 shots", "confirmation", total=2, extra=e)
+    need = Need("fig2", "tiny 0 shots", "confirmation", extra=e)
     cold = Planner(tmp_path).evaluate(need)
-    assert cold.stored == 0 and cold.seconds > 0
+    assert (cold.total, cold.stored) == (2, 0) and cold.seconds > 0
+    four = Planner(tmp_path).evaluate(Need("fig2", "tiny 2 shots", "confirmation", extra={**e, "shots": 2}))
+    assert four.total == 3  # with demonstrations: the unpruned model and the pick, and the 0-shot reference
     confirm(tiny_model("llama"), tiny_tokenizer(), Selection(e["model"], "sst2", 1, "mlp", 0.5),
             tmp_path / "sweeps.jsonl", 0, 0, (), 12, data_root=e["data_root"], progress=False)  # fmt: skip
     warm = Planner(tmp_path).evaluate(need)
