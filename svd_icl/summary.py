@@ -124,5 +124,44 @@ def effects(results_dir: str | Path, chapters: list[str]) -> pd.DataFrame:
         for e in r.get("effects") if isinstance(r.get("effects"), list) else []:
             short = str(r.get("short") or r["claim"].split("(")[0].strip())[:48]
             rows.append({"chapter": r["chapter"], "claim": r["claim"], "claim_short": short, **e})
-    cols = ["chapter", "claim", "claim_short", "case", "difference", "low", "high", "outcome", "margin", "reported"]
+    cols = ["chapter", "claim", "claim_short", "case", "difference", "low", "high", "outcome", "margin", "reported",
+            "shots"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
+
+
+def describe_gains(measured: pd.DataFrame) -> str:
+    """What the book's confirmed gains have in common, from :func:`effects` rows: how many cases of a claimed gain
+    each outcome has, which hold (with their intervals and shot numbers), and whether every one that holds was
+    measured without demonstrations, where a gain cannot be better *in-context* learning."""
+    from svd_icl.claims.core import DEGENERATE, FAILS, HOLDS, UNDETERMINED
+
+    if measured.empty:
+        return "No chapter recorded a confirmed effect."
+    counts = measured.outcome.value_counts()
+    words = {HOLDS: ("holds", "hold"), DEGENERATE: ("is a recovery from a degenerate prompt", "are recoveries from a "
+             "degenerate prompt"), FAILS: ("does not hold", "do not hold"), UNDETERMINED: ("is undetermined",
+             "are undetermined")}  # fmt: skip
+    parts = [f"{int(counts.get(o, 0))} {w[int(counts.get(o, 0)) != 1]}" for o, w in words.items()]
+    text = f"Of the {len(measured)} confirmed cases on this page, " + ", ".join(parts[:-1]) + f" and {parts[-1]}."
+    holds = measured[measured.outcome == HOLDS]
+    if holds.empty:
+        return text + " No truncation gain survives its confirmation."
+    shots = pd.to_numeric(holds.shots, errors="coerce")
+
+    def shot_text(k: float) -> str:
+        return "shots not recorded" if k != k else f"{int(k)} shots"
+
+    listed = "; ".join(
+        f"{r.chapter} {r.case} ({shot_text(k)}): {r.difference:+.1%} [{r.low:+.1%}, {r.high:+.1%}]"
+        for r, k in zip(holds.itertuples(), shots)
+    )
+    text += f" Those that hold: {listed}."
+    if bool((shots == 0).all()):
+        text += (
+            " Every one of them was measured at 0 shots, with no demonstrations in the prompt: there truncation"
+            " helps the model answer without in-context examples, which the paper's account of truncation as"
+            " better in-context learning does not cover."
+        )
+    elif bool((shots > 0).any()):
+        text += f" {int((shots > 0).sum())} of them with demonstrations in the prompt."
+    return text
