@@ -362,3 +362,17 @@ def test_bound_grid_leaves_earlier_layers_alone(smoke_model):
     first = layer2[layer2.t == 1].drop_duplicates("rank")
     assert first.term.nunique() == 1
     assert layer2[layer2.t == 2].drop_duplicates("rank").term.nunique() == 2
+
+
+def test_bound_tracking_status_counts_the_surrogates_that_rise_with_the_error():
+    from svd_icl.claims import bound_tracking
+
+    wide = pd.DataFrame({"a": [0.9, 0.8, -0.2], "b": [-0.5, -0.1, 0.3], "sum ||G_t||^2": [0.9, 0.9, 0.9]})
+    totals = pd.DataFrame({"approx": ["a", "a", "b", "b"], "bound": [1.0, 2.0, 3.0, 3.3]})
+    errors = pd.DataFrame({"median_error": [0.1, 0.4]})
+    bt = bound_tracking(wide, totals, errors, ["a", "b"])
+    assert (bt["status"], bt["bound_tracks"], bt["g_better"]) == ("partly", False, True)  # a rises in 2 of 3 cells
+    assert bt["same_sign"] == 0.0 and bt["spans"]["a"] == 2.0 and bt["error_span"] == 4.0
+    both = bound_tracking(wide.assign(b=[0.1, 0.2, 0.3]), totals, errors, ["a", "b"])
+    assert both["status"] == "reproduced" and both["bound_tracks"]
+    assert bound_tracking(wide.assign(a=-1.0, b=-1.0), totals, errors, ["a", "b"])["status"] == "not reproduced"
