@@ -309,6 +309,18 @@ def test_condition_gain_intervals_carry_the_query_noise():
         claims.condition_gain(other, _cond_table(lambda la: 10.0 + la), ["model", "task"], k=3)
 
 
+def test_condition_gain_states_its_adjusted_p_margin_and_power():
+    planted = claims.condition_gain(_depth_sweep(lambda la: 0.02 * la), _cond_table(lambda la: 10.0 + la),
+                                    ["model", "task"], k=3).iloc[0]  # fmt: skip
+    unrelated = claims.condition_gain(_depth_sweep(lambda la: 0.02 * [3, 0, 5, 1, 6, 2, 4, 3][la]),
+                                      _cond_table(lambda la: 10.0 + la), ["model", "task"], k=3).iloc[0]  # fmt: skip
+    assert planted.p_holm < 0.05 < unrelated.p_holm
+    assert planted.mde == pytest.approx(claims.detectable_correlation(8, 1))
+    line = claims.condition_gain_evidence(planted)
+    assert line.startswith("m sst2 mlp: holds, rho +1.00") and "m = 1, Holm p" in line and "margin +0.10" in line
+    assert "detects |rho| >= " in line and "partial rho" in claims.condition_gain_evidence(planted, given_depth=True)
+
+
 def test_a_square_gaussian_is_worse_conditioned_than_a_tall_one():
     from svd_icl.conditioning import gaussian_null
 

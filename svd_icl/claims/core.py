@@ -63,6 +63,7 @@ MARGINS = {
     # at 5 points an equivalence test would need about 600 queries per point)
     "degenerate": 0.02,  # a reference within 2 points of the baseline is a degenerate prompt
     "toy_gain": 0.01,  # "a truncation lowers the trained toy's ICL error": by 1% of the unpruned error
+    "rho": 0.1,  # a rank correlation claimed positive (condition number vs gain): Cohen's "small" correlation
 }
 
 # Summary statuses, from per-case outcomes (each already adjusted within the claim's family).

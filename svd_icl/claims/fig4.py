@@ -11,8 +11,11 @@ from svd_icl.claims.core import (
     HOLDS,
     MARGINS,
     UNDETERMINED,
+    decide,
     degenerate,
+    detectable_correlation,
     family_level,
+    fmt_p,
 )
 from svd_icl.claims.fig1 import confirmation_verdicts, describe_confirmation
 from svd_icl.claims.points import (
@@ -21,6 +24,7 @@ from svd_icl.claims.points import (
     correctness,
 )
 from svd_icl.conditioning import DEFAULT_AGGREGATE
+from svd_icl.stats import holm
 
 
 def algorithm1_tests(table: pd.DataFrame, margin: float = MARGINS["gain"]) -> pd.DataFrame:
@@ -118,8 +122,11 @@ def condition_gain(
     Spearman's rho between score and gain with a bootstrap interval
     over layers; Algorithm 1's layer (the deepest of the ``k`` top scores), its gain, the best layer's gain, the
     mean gain over layers (what a random layer gives on average) and the share of layers the chosen one beats or
-    ties. The bootstrap interval is simultaneous over the ``m`` cells (level ``1 - alpha/m``): ``HOLDS`` when it
-    lies above 0, ``FAILS`` when below (a negative association refutes the rationale), else ``UNDETERMINED``.
+    ties. The bootstrap interval is simultaneous over the ``m`` cells (level ``1 - alpha/m``) and decided by the
+    shared rule (:func:`svd_icl.claims.core.decide`, margin ``MARGINS["rho"]``): ``HOLDS`` when it lies above 0,
+    ``FAILS`` when it lies below the margin (the data exclude even a small positive association), else
+    ``UNDETERMINED``; ``p_holm`` is the bootstrap's two-sided p (the share of resamples on the far side of 0),
+    Holm-adjusted over the cells, and ``mde`` the smallest rho the cell's layers detect at 80% power.
     Condition numbers and gains both change with depth on these models, so the same is decided with depth held
     fixed (``rho_given_depth``: :func:`partial_spearman` given the layer index, same bootstrap), and the gain of
     the rule that uses depth alone (the deepest layer) is set beside Algorithm 1's. The bootstrap resamples the
@@ -162,6 +169,7 @@ def condition_gain(
         low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
         boot_depth = [b for b in boot_depth if b == b]
         d_low, d_high = np.quantile(boot_depth, [(1 - level) / 2, (1 + level) / 2]) if boot_depth else (np.nan,) * 2
+        margin = MARGINS["rho"]
         chosen, _ = select_layer(cond[fields["model"]], fields["module"], k, aggregate)
         if chosen not in layers:
             raise ValueError(f"Algorithm 1's layer {chosen} for {key} has no points in the sweeps")
@@ -172,13 +180,17 @@ def condition_gain(
                 "rho": rho,
                 "low": float(low),
                 "high": float(high),
-                "outcome": HOLDS if low > 0 else (FAILS if high < 0 else UNDETERMINED),
+                "outcome": decide(low, high, margin),
+                "p": _bootstrap_p(boot),
                 "rho_given_depth": rho_depth,
                 "low_given_depth": float(d_low),
                 "high_given_depth": float(d_high),
-                "outcome_given_depth": HOLDS if d_low > 0 else (FAILS if d_high < 0 else UNDETERMINED),
+                "outcome_given_depth": decide(d_low, d_high, margin) if boot_depth else UNDETERMINED,
+                "p_given_depth": _bootstrap_p(boot_depth),
                 "m": cells,
                 "level": level,
+                "margin": margin,
+                "mde": detectable_correlation(len(layers), cells),
                 "unpruned": unpruned,
                 "chosen_layer": chosen,
                 "chosen_gain": float(gains.loc[chosen]),
@@ -189,7 +201,36 @@ def condition_gain(
                 "deepest_gain": float(gains.loc[max(layers)]),  # the rule that uses depth alone
             }
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    # Holm over the cells, as the intervals are simultaneous over them
+    out["p_holm"] = holm(out["p"].to_numpy())
+    out["p_holm_given_depth"] = holm(out["p_given_depth"].to_numpy())
+    return out
+
+
+def _bootstrap_p(boot) -> float:
+    """Two-sided bootstrap p of "rho = 0": twice the share of resamples on the far side of 0, with the +1 of a
+    resampling p (never 0 from a finite number of resamples); 1 without resamples."""
+    b = np.asarray(boot, dtype=float)
+    if not len(b):
+        return 1.0
+    tail = min((b <= 0).sum(), (b >= 0).sum())
+    return float(min(1.0, 2 * (tail + 1) / (len(b) + 1)))
+
+
+def condition_gain_evidence(row, given_depth: bool = False) -> str:
+    """A :func:`condition_gain` row's record line: outcome, rho with its simultaneous interval, layers, m, Holm p,
+    margin and the smallest rho the test detects; with ``given_depth``, the same for the partial rho and the
+    deepest-layer rule beside Algorithm 1's pick."""
+    suffix = "_given_depth" if given_depth else ""
+    label = "partial rho" if given_depth else "rho"
+    text = (f"{row.model} {row.task} {row.module}: {getattr(row, 'outcome' + suffix)}, {label} "
+            f"{getattr(row, 'rho' + suffix):+.2f} [{getattr(row, 'low' + suffix):+.2f}, "
+            f"{getattr(row, 'high' + suffix):+.2f}] (n = {row.layers} layers, m = {row.m}, Holm "
+            f"{fmt_p(getattr(row, 'p_holm' + suffix))}, margin {row.margin:+.2f}, detects |rho| >= {row.mde:.2f}); ")
+    if given_depth:
+        return text + f"deepest layer alone {row.deepest_gain:+.1%} vs Algorithm 1's {row.chosen_gain:+.1%}"
+    return text + f"chosen layer {row.chosen_layer} {row.chosen_gain:+.1%} vs best {row.best_gain:+.1%}"
 
 
 def describe_condition_gain(row) -> str:
@@ -198,12 +239,15 @@ def describe_condition_gain(row) -> str:
     return (
         f"**{row.model} {row.task} {str(row.module).upper()}** ({row.layers} layers): condition numbers "
         f"**{direction[row.outcome]}** the layers that gain (Spearman ρ = {row.rho:+.2f}, simultaneous "
-        f"{row.level:.1%} interval [{row.low:+.2f}, {row.high:+.2f}]). Algorithm 1's layer {row.chosen_layer} gains "
+        f"{row.level:.1%} interval [{row.low:+.2f}, {row.high:+.2f}], Holm {fmt_p(row.p_holm)} over m = {row.m} cells;"
+        f" over {row.layers} layers the test detects |ρ| ≥ {row.mde:.2f}, and ρ below {row.margin:+.2f} would refute"
+        f" the rationale). Algorithm 1's layer {row.chosen_layer} gains "
         f"{row.chosen_gain * 100:+.1f} points at its best clip rate, the best layer ({row.best_layer}) "
         f"{row.best_gain * 100:+.1f}, an average layer {row.mean_gain * 100:+.1f};"
         f" the chosen layer does at least as well as {row.chosen_beats:.0%} of layers. With depth held fixed the"
         f" association **{row.outcome_given_depth}** (partial ρ = {row.rho_given_depth:+.2f}"
-        f" [{row.low_given_depth:+.2f}, {row.high_given_depth:+.2f}]), and the deepest layer alone gains"
+        f" [{row.low_given_depth:+.2f}, {row.high_given_depth:+.2f}], Holm {fmt_p(row.p_holm_given_depth)}), and the"
+        f" deepest layer alone gains"
         f" {row.deepest_gain * 100:+.1f} points"
         + (": depth alone does as well as the condition number." if row.deepest_gain >= row.chosen_gain else ".")
     )
