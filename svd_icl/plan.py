@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -242,7 +242,9 @@ def needs_fig4(p: dict) -> list[Need]:
                 out.append(Need("fig4", f"{name}/{task} {module} confirmation", "confirmation",
                                 extra={"model": name, "task": task, "module": module, "shots": p["shots"].get(task),
                                        "seed": p["seeds"][0], "n": p["n_confirm"].get(task),
-                                       "demo_seeds": [None, *p["confirm_demo_seeds"]], "layers": [-1]}))  # fmt: skip
+                                       "demo_seeds": [None, *p["confirm_demo_seeds"]], "layers": [-1],
+                                       "k": p["k"], "grid": p["clip_rates"], "n_test": p["n_test"].get(task),
+                                       "n_validation": p["n_validation"].get(task)}))  # fmt: skip
         for task in p.get("depth_rule_tasks", []):  # Algorithm 1 against the deepest-layer rule, on the same queries
             for module in p["modules"]:
                 rule = {"model": name, "task": task, "module": module, "depth_rule": True, "alg1_k": p["k"],
@@ -491,28 +493,42 @@ class Planner:
         getattr(self, f"_{need.kind}")(need)
         return need
 
+    def _stored_run(self, e: dict, k: int, seed: int) -> dict | None:
+        """The stored Algorithm 1 run a need names (its model, task, module, grid and query counts, with ``k`` and
+        ``seed``), or None: the one match both the runs' count and the confirmations' "kept unpruned" check use."""
+        store = self.store("algorithm1.jsonl", "algorithm1")
+        want = (e["model"], e["task"], e["module"], k, seed, e["n_test"], e["grid"], e["n_validation"])
+        fields = ("model", "task", "module", "k", "seed", "n_test", "grid", "n_validation")
+        return next((r for r in (store.records() if store else []) if tuple(r.get(f) for f in fields) == want), None)
+
+    def _kept_unpruned(self, e: dict, k: int) -> bool:
+        """Did the stored run with ``k`` (of the need's first seed) keep the unpruned model (xi* = 0)? Then the
+        chapter has no pick to confirm. Not stored yet: False (a cold plan prices the confirmation, an upper bound)."""
+        run = self._stored_run(e, k, e["seed"])
+        return run is not None and float(run["best_clip_rate"]) == 0.0
+
+    @staticmethod
+    @lru_cache(maxsize=32)
+    def _deepest_is_chosen(path: Path, mtime: float, module: str, k: int, aggregate: str, layers: int) -> bool:
+        """Does Algorithm 1 pick the deepest layer by the condition numbers in ``path``? Cached by the file's mtime:
+        ``--watch`` asks every minute, the table changes once."""
+        import pandas as pd
+
+        from svd_icl.algorithm1 import select_layer
+
+        return select_layer(pd.read_csv(path), module, k, aggregate)[0] == layers - 1
+
     def _rules_agree(self, e: dict) -> bool:
         """Is there nothing to compare for a deepest-layer-rule need? True when Algorithm 1's own layer is the deepest
         (from the condition numbers the Figure 3 chapter stored), or, for its confirmation, when the rule's stored run
         kept the unpruned model (no pick to confirm; the chapter then compares with the unpruned points). Unknown
         (nothing stored yet): False, so a cold plan prices the comparison in full, an upper bound."""
-        import pandas as pd
-
-        from svd_icl.algorithm1 import select_layer
-
         L = _layers(e["model"])
         path = self.results / f"fig3_cond_{e['model'].replace('/', '_')}.csv"
-        if path.exists():
-            if select_layer(pd.read_csv(path), e["module"], e["alg1_k"], e["aggregate"])[0] == L - 1:
-                return True
-        if "demo_seeds" in e:  # the confirmation: its run must have picked a clip rate above 0
-            store = self.store("algorithm1.jsonl", "algorithm1")
-            for r in store.records() if store else []:
-                if (r.get("model"), r.get("task"), r.get("module"), r.get("k"), r.get("seed")) == (
-                    e["model"], e["task"], e["module"], L, e["seed"]) and r.get("n_test") == e["n_test"] and (
-                    r.get("grid") == e["grid"] and r.get("n_validation") == e["n_validation"]):
-                    return float(r["best_clip_rate"]) == 0.0
-        return False
+        if path.exists() and self._deepest_is_chosen(path, path.stat().st_mtime, e["module"], e["alg1_k"],
+                                                     e["aggregate"], L):  # fmt: skip
+            return True
+        return "demo_seeds" in e and self._kept_unpruned(e, L)  # the confirmation: its run must have picked xi > 0
 
     def reset(self) -> None:
         """Forget what earlier needs planned (a new pass over the book)."""
@@ -560,6 +576,10 @@ class Planner:
         0 shots. Unpruned points stored or planned by an earlier confirmation on the same queries (Algorithm 1's on
         Figure 1's) count as stored; a pick counts only for its module when the need names one."""
         e = need.extra
+        if "k" in e and not e.get("depth_rule") and self._kept_unpruned(e, e["k"]):
+            need.total = need.stored = 0  # Algorithm 1's search kept the unpruned model: the chapter confirms nothing
+            need.seconds = 0.0
+            return
         store = self.store(need.store)
         records = store.records() if store else []
         deepest = _layers(e["model"]) - 1 if e.get("depth_rule") else None  # the rule's pick is at the deepest layer
@@ -627,14 +647,7 @@ class Planner:
 
     def _algorithm1(self, need: Need) -> None:
         e = need.extra
-        store = self.store(need.store, "algorithm1")
-        records = store.records() if store else []
-        need.stored = sum(
-            any(r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("module") == e["module"]
-                and r.get("seed") == s and r.get("n_test") == e["n_test"] and r.get("grid") == e["grid"]
-                and r.get("n_validation") == e["n_validation"] and r.get("k") == e["k"] for r in records)
-            for s in e["seeds"]
-        )  # fmt: skip
+        need.stored = sum(self._stored_run(e, e["k"], s) is not None for s in e["seeds"])
         L = _layers(e["model"])
         layer = L - 1  # the deepest of the top-k: deep on these models (fig3); an upper bound on the work is layer 0
         cost = 0.0

@@ -168,3 +168,26 @@ def test_a_ray_cluster_fills_the_planned_points_and_the_chapter_then_computes_no
     lines = (tmp_path / "sweeps.jsonl").read_text().count("\n")
     points = run_sweep(tiny_model("llama"), tiny_tokenizer(), need.config, tmp_path / "sweeps.jsonl", progress=False)
     assert len(points) == 12 and (tmp_path / "sweeps.jsonl").read_text().count("\n") == lines
+
+
+def test_an_algorithm1_confirmation_plans_nothing_when_the_search_kept_the_unpruned_model(checkpoint, tmp_path):
+    """Figure 4 confirms nothing for a run whose search kept xi* = 0 (``confirm.algorithm1_selection`` is None): the
+    plan must not count points the chapter never computes (it would never reach 'all stored')."""
+    from svd_icl.algorithm1 import KEY_FIELDS
+    from svd_icl.results import ResultStore
+
+    model = str(checkpoint / "model")
+    e = {"model": model, "task": "sst2", "module": "mlp", "shots": 2, "seed": 0, "n": 12, "layers": [-1],
+         "demo_seeds": [None, 1], "data_root": str(checkpoint / "data"), "k": 3, "grid": [0.0, 0.5],
+         "n_validation": 8, "n_test": 10}  # fmt: skip
+    cold = Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e))
+    assert (cold.total, cold.stored) == (5, 0) and cold.seconds > 0  # not searched yet: priced in full
+    run = {"model": model, "task": "sst2", "module": "mlp", "k": 3, "seed": 0, "n_test": 10, "grid": [0.0, 0.5],
+           "n_validation": 8, "best_clip_rate": 0.5, "aggregate": "max", "shots": 2, "order": "random",
+           "label_words": None, "dtype": "float32", "device": "cpu"}  # fmt: skip
+    store = ResultStore(tmp_path / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1")
+    store.append({**run, "k": 2, "best_clip_rate": 0.0})  # another k's run: not this need's
+    assert Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e)).total == 5
+    store.append({**run, "best_clip_rate": 0.0})
+    kept = Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e))
+    assert (kept.total, kept.stored, kept.seconds) == (0, 0, 0.0)
