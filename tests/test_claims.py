@@ -390,7 +390,7 @@ def test_record_lines_carry_n_m_p_margin_and_detectable_effect():
     depth = claims.depth_stability(sweep(0.8, 0.8, 0.5), ["model", "task"], NUM_LAYERS).iloc[0]
     line = claims.case_evidence(depth, "m/sst2", "deep vs shallow ")
     assert depth.n == N and line.startswith("m/sst2: holds, deep vs shallow +30.0% [")
-    assert f"n = {N}, m = 1, Holm p < 0.001, margin +2.0%, detects" in line
+    assert f"n = {N}, m = 1, adjusted p < 0.001, margin +2.0%, detects" in line
     collapse = claims.shallow_collapse(sweep(0.58, 0.58, 0.5), ["model", "task"], NUM_LAYERS).iloc[0]
     line = claims.collapse_evidence(collapse, "m/sst2")
     assert line.startswith("m/sst2: undetermined, worst 50.0% [") and "vs baseline 50.0% +/- 10%" in line

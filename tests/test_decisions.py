@@ -109,7 +109,7 @@ def test_case_evidence_states_what_the_verdicts_issue_asks_of_every_case():
     v = next(rows.itertuples())
     text = claims.case_evidence(v, "m/sst2", "layer 5 MLP, ", "a note")
     assert text.startswith(f"m/sst2: {v.outcome}, layer 5 MLP, {v.difference:+.1%} [{v.low:+.1%}, {v.high:+.1%}] (")
-    for part in ("n = 300 x 4 sets", "m = 2", f"Holm p = {v.p_holm:.3f}", f"margin {v.margin:+.1%}",
+    for part in ("n = 300 x 4 sets", "m = 2", f"adjusted p = {v.p_adj:.3f}", f"margin {v.margin:+.1%}",
                  f"detects {v.mde:+.1%}", "a note)"):  # fmt: skip
         assert part in text, part
     single = claims.confirmation_verdicts(_confirmation(0.70, 0.72, 0.6, seeds=(None,), mixed=True))
@@ -207,3 +207,20 @@ def test_a_bound_below_the_gap_never_refutes_theorem2():
     verdicts = theorem2_gap_verdicts(table)
     assert gap_status(verdicts) == "undetermined"
     assert gap_status(theorem2_gap_verdicts(table.assign(holds=True))) == "reproduced"
+
+
+@pytest.mark.parametrize("m", [1, 4, 56])
+def test_the_stated_p_and_the_simultaneous_interval_never_disagree(m):
+    """A record line states an interval and a p; they must say the same thing: p < alpha exactly when the interval
+    at 1 - alpha/m excludes 0 (with averaged per-query values a Wilcoxon p could say 0.013 beside [-10.7, +16.5])."""
+    rng = np.random.default_rng(m)
+    agree = []
+    for n in (10, 60, 300):
+        for shift in (0.0, 0.05, 0.1, 0.2, 0.4):
+            a = rng.integers(0, 2, n).astype(float)
+            b = np.where(rng.random(n) < shift, 1.0, a)  # b right on a share of the queries a got wrong
+            averaged = rng.random(n) * 0.5 + shift * (rng.random(n) < 0.6)  # skewed averaged values
+            for x, y in ((a, b), (np.zeros(n), averaged), (averaged, np.zeros(n))):
+                i = claims.paired_interval(x, y, m)
+                agree.append((claims.interval_p(i, m) < 0.05) == (i.low > 0 or i.high < 0))
+    assert all(agree) and len(agree) == 45

@@ -16,6 +16,7 @@ from svd_icl.claims.core import (
     degenerate,
     family_level,
     fmt_p,
+    interval_p,
     paired_interval,
     power_note,
 )
@@ -64,6 +65,7 @@ def can_improve(tests: pd.DataFrame, group: list[str], margin: float = MARGINS["
                 "low": best.low,
                 "high": best.high,
                 "p_holm": best.p_holm,
+                "p_adj": best.p_adj,
                 "m": int(best.m),
                 "mde": float(best.mde),
                 "margin": margin,
@@ -225,7 +227,7 @@ def shallow_collapse(
         w = shallow.iloc[worst]
         t = paired_interval(base, accs[worst], m)
         acc_low, acc_high = (float(x) for x in wilson_interval(accs[worst].mean(), len(base), family_level(m)))
-        p_adj = float(holm([paired_comparison(base, a).p_value for a in accs])[worst])
+        p_holm = float(holm([paired_comparison(base, a).p_value for a in accs])[worst])
         if float(base.mean()) <= floor + margin:
             outcome = UNDETERMINED
         elif t.high < 0 and floor - margin <= acc_low and acc_high <= floor + margin:
@@ -250,7 +252,8 @@ def shallow_collapse(
                 "difference": t.difference,
                 "low": t.low,
                 "high": t.high,
-                "p_holm": p_adj,
+                "p_holm": p_holm,
+                "p_adj": interval_p(t, m),
                 "m": m,
                 "n": len(base),
             }
@@ -261,10 +264,10 @@ def shallow_collapse(
 def collapse_evidence(row, name: str) -> str:
     """One :func:`shallow_collapse` case as the reproduction record states it: the outcome, the worst shallow
     point's accuracy with its simultaneous interval against the equivalence band (baseline +/- margin), and its
-    drop from the unpruned model with interval, n, m and Holm p::
+    drop from the unpruned model with interval, n, m and the adjusted p dual to that interval::
 
         gemma3-270m/sst2: undetermined, worst 46.0% [40.1%, 52.0%] vs baseline 55.0% +/- 10% (layer 0 MLP
-        xi = 0.9; drop -9.0% [-15.2%, -2.8%], n = 200, m = 12, Holm p = 0.004)
+        xi = 0.9; drop -9.0% [-15.2%, -2.8%], n = 200, m = 12, adjusted p = 0.004)
     """
     why = ""
     if row.outcome == UNDETERMINED and row.unpruned <= row.baseline + row.margin:
@@ -273,7 +276,7 @@ def collapse_evidence(row, name: str) -> str:
         f"{name}: {row.outcome}, worst {_pct(row.worst_accuracy)} [{_pct(row.worst_low)}, {_pct(row.worst_high)}] "
         f"vs baseline {_pct(row.baseline)} +/- {row.margin:.0%} (layer {row.worst_layer} "
         f"{str(row.worst_module).upper()} xi = {row.worst_clip_rate:g}; drop {row.difference:+.1%} "
-        f"[{row.low:+.1%}, {row.high:+.1%}], n = {row.n}, m = {int(row.m)}, Holm {fmt_p(row.p_holm)}{why})"
+        f"[{row.low:+.1%}, {row.high:+.1%}], n = {row.n}, m = {int(row.m)}, adjusted {fmt_p(row.p_adj)}{why})"
     )
 
 

@@ -15,6 +15,7 @@ from svd_icl.claims.core import (
     detectable_effect,
     family_level,
     fmt_p,
+    interval_p,
     paired_interval,
 )
 from svd_icl.stats import holm, paired_comparison
@@ -77,9 +78,9 @@ def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None
 
 
 def _adjusted(out: pd.DataFrame) -> pd.DataFrame:
-    """One family's adjusted columns for rows holding per-query ``_a``/``_b`` and ``p``: Holm p, ``m``, the
-    queries ``n`` (unless given), the simultaneous interval of ``_b - _a`` and the detectable effect (``_a``/``_b``
-    dropped)."""
+    """One family's adjusted columns for rows holding per-query ``_a``/``_b`` and ``p``: Holm p (of the exact tests),
+    ``m``, the queries ``n`` (unless given), the simultaneous interval of ``_b - _a``, the adjusted p dual to it
+    (``p_adj``) and the detectable effect (``_a``/``_b`` dropped)."""
     out = out.copy()
     m = len(out)
     if "n" not in out:
@@ -90,6 +91,7 @@ def _adjusted(out: pd.DataFrame) -> pd.DataFrame:
     out["difference"] = [i.difference for i in intervals]
     out["low"] = [i.low for i in intervals]
     out["high"] = [i.high for i in intervals]
+    out["p_adj"] = [interval_p(i, m) for i in intervals]  # dual to the interval: what a record line states
     out["mde"] = [detectable_effect(a, b, m) for a, b in zip(out._a, out._b)]
     return out.drop(columns=["_a", "_b"])
 
@@ -113,14 +115,15 @@ def collapsed(shares: list[float], threshold: float = 0.95) -> int | None:
 
 
 def effect(row, unit: str = "points") -> str:
-    """'+10.0 points (simultaneous 99.9% interval [+2.0, +18.0]), Holm p = 0.012, m = 56' from a row with
-    difference/low/high and p_holm/m (or p: a single comparison, 95% interval)."""
+    """'+10.0 points (simultaneous 99.9% interval [+2.0, +18.0]), adjusted p = 0.012, m = 56' from a row with
+    difference/low/high and p_adj (else p_holm) and m (or p: a single comparison, 95% interval)."""
     scale = 100 if unit == "points" else 1
     span = f"[{row.low * scale:+.1f}, {row.high * scale:+.1f}]"
     if hasattr(row, "p_holm") and hasattr(row, "m"):
         m = int(row.m)
         kind = f"simultaneous {family_level(m):.1%} interval" if m > 1 else "95% interval"
-        return f"{row.difference * scale:+.1f} {unit} ({kind} {span}), Holm {fmt_p(row.p_holm)}, m = {m}"
+        p = f"adjusted {fmt_p(row.p_adj)}" if hasattr(row, "p_adj") else f"Holm {fmt_p(row.p_holm)}"
+        return f"{row.difference * scale:+.1f} {unit} ({kind} {span}), {p}, m = {m}"
     return f"{row.difference * scale:+.1f} {unit} (95% interval {span}), {fmt_p(row.p)}"
 
 
@@ -131,14 +134,16 @@ def case_evidence(row, name: str, detail: str = "", note: str = "", field: str =
     detects. The effect is the row's ``field``; ``detail`` goes before it (e.g. the setting), ``note`` inside the
     parentheses at the end::
 
-        gemma3-270m/sst2: does not hold, -1.2% [-1.8%, -0.6%] (n = 2000 x 4 sets, m = 4, Holm p = 0.002,
+        gemma3-270m/sst2: does not hold, -1.2% [-1.8%, -0.6%] (n = 2000 x 4 sets, m = 4, adjusted p = 0.002,
         margin +2.0%, detects +0.8%)
     """
     seeds = getattr(row, "seeds", None)
     parts = [f"n = {row.n}" + (f" x {seeds} set{'s' if seeds != 1 else ''}" if seeds else ""), f"m = {int(row.m)}"]
-    p = getattr(row, "p_holm", None)
-    if p is not None and np.isfinite(p):
-        parts.append(f"Holm {fmt_p(p)}")
+    p_adj, p_holm = getattr(row, "p_adj", None), getattr(row, "p_holm", None)
+    if p_adj is not None and np.isfinite(p_adj):  # the p dual to the interval (they cannot disagree)
+        parts.append(f"adjusted {fmt_p(p_adj)}")
+    elif p_holm is not None and np.isfinite(p_holm):
+        parts.append(f"Holm {fmt_p(p_holm)}")
     parts += [f"margin {row.margin:+.1%}", f"detects {row.mde:+.1%}"] + ([note] if note else [])
     value = getattr(row, field)
     return f"{name}: {row.outcome}, {detail}{value:+.1%} [{row.low:+.1%}, {row.high:+.1%}] ({', '.join(parts)})"
