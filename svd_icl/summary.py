@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from svd_icl.claims.core import PARTLY, REFUTED, REPRODUCED, STATUSES
+from svd_icl.claims.core import PARTLY, REFUTED, REPRODUCED, STATUS_UNDETERMINED, STATUSES
 
 
 def status(flags: list[bool]) -> str:
@@ -25,10 +25,16 @@ def status(flags: list[bool]) -> str:
 
 
 def record(results_dir: str | Path, chapter: str, claims: list[dict]) -> pd.DataFrame:
-    """Save ``claims`` (dicts with claim, paper, status, evidence) for ``chapter``; returns them as a table."""
+    """Save ``claims`` (dicts with claim, paper, status, evidence) for ``chapter``; returns them as a table.
+
+    A claim that is a control of one of the paper's mechanisms names it: ``control`` (what the control does, e.g.
+    "shape-matched null") and ``control_of`` (the ``claim`` text of the mechanism, recorded by any chapter), and is
+    phrased so that *reproduced* means the mechanism survives the control (:func:`controls`)."""
     for c in claims:
         if c.get("status") not in STATUSES:
             raise ValueError(f"status {c.get('status')!r} not one of {STATUSES}")
+        if ("control" in c) != ("control_of" in c):
+            raise ValueError(f"claim {c.get('claim')!r}: a control needs both 'control' and 'control_of'")
     path = Path(results_dir) / "verdicts" / f"{chapter}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(claims, indent=1))
@@ -109,8 +115,58 @@ def record_markdown(results_dir: str | Path, chapters: list[str], timings: dict[
         f"| {r.chapter} | {_cell(r.claim)} | {_cell(r.paper)} | **{r.status}** | {_cell(r.evidence)} |"
         for r in table.itertuples()
     ]
+    lines += ["", "Which of the paper's mechanisms survive the book's controls (from the same verdict files):", ""]
+    lines += [controls_markdown(table)]
     lines += ["", "| Step | Wall time |", "|---|---|"]
     lines += [f"| {_cell(step)} | {seconds / 60:.1f} min |" for step, seconds in timings.items()]
+    return "\n".join(lines)
+
+
+# What a control's status says about the mechanism it tests (a control claim reads "the mechanism survives X").
+SURVIVES = {
+    REPRODUCED: "survives",
+    PARTLY: "survives in some cases",
+    REFUTED: "does not survive",
+    STATUS_UNDETERMINED: "undetermined",
+    "missing": "not run",
+}
+
+
+def controls(table: pd.DataFrame) -> pd.DataFrame:
+    """Per control recorded by the chapters (claims with ``control_of``): the mechanism it tests with that claim's
+    own status, the control and its status, and whether the mechanism survives it (:data:`SURVIVES`). A mechanism
+    whose own status is not reproduced or undetermined has little for a control to explain; the ``note`` says so,
+    and says when no chapter recorded the mechanism (a profile that skips it, or a renamed claim): the control is
+    listed all the same, never dropped."""
+    if "control_of" not in table:
+        return pd.DataFrame(columns=["mechanism", "mechanism_status", "control", "status", "survives", "note"])
+    statuses = dict(zip(table.claim, table.status))
+    rows = []
+    for r in table[table.control_of.notna()].itertuples():
+        for mechanism in r.control_of if isinstance(r.control_of, list) else [r.control_of]:
+            own = statuses.get(mechanism, "missing")
+            note = (f"the mechanism itself is {own} here" if own in (REFUTED, STATUS_UNDETERMINED)
+                    else "no chapter recorded the mechanism in this build" if own == "missing" else "")  # fmt: skip
+            rows.append({"mechanism": mechanism, "mechanism_status": own, "control": r.control, "status": r.status,
+                         "survives": SURVIVES[r.status], "note": note, "chapter": r.chapter})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def controls_markdown(table: pd.DataFrame) -> str:
+    """:func:`controls` as a Markdown table with a count line: which of the paper's mechanisms survive each control
+    (for the README record and the summary page)."""
+    c = controls(table)
+    if c.empty:
+        return "No chapter recorded a control."
+    counts = c.survives.value_counts()
+    head = ", ".join(f"{counts[v]} {v}" for v in SURVIVES.values() if v in counts)
+    lines = [f"**{len(c)} controls: {head}.**", "", "| Mechanism (status) | Control | Mechanism survives it |",
+             "|---|---|---|"]  # fmt: skip
+    lines += [
+        f"| {_cell(r.mechanism)} (**{r.mechanism_status}**) | {_cell(r.control)} | **{r.survives}**"
+        + (f" ({_cell(r.note)})" if r.note else "") + " |"
+        for r in c.itertuples()
+    ]
     return "\n".join(lines)
 
 

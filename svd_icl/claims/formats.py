@@ -96,13 +96,19 @@ def describe_formats(table: pd.DataFrame, group: list[str] = ("model", "task")) 
     return "\n".join(lines)
 
 
-def format_claim(table: pd.DataFrame, group: list[str] = ("model", "task")) -> dict:
-    """The summary record of the control: each (group, verdict) a case that holds when it survives every change."""
+def format_claim(
+    table: pd.DataFrame, group: list[str] = ("model", "task"), control_of: list[str] | None = None
+) -> dict:
+    """The summary record of the control: each (group, verdict) a case that holds when it survives every change.
+    ``control_of``: the claims (their recorded text) whose verdicts the control re-derives (:func:`svd_icl.summary.
+    controls`)."""
     per = table.groupby([*group, "verdict"], sort=False).survives.all()
     flipped = [f"{' '.join(map(str, k[:-1]))} {k[-1]}" for k, ok in per.items() if not ok]
+    control = {"control": "neutral prompt-format changes (BOS, blank lines)", "control_of": control_of}
     return {
         "claim": "Collapse and search-gain verdicts survive neutral prompt-format changes (BOS, blank lines)",
         "paper": "(ours: prompt format)",
+        **(control if control_of else {}),
         "status": outcome_status([HOLDS if ok else FAILS for ok in per]),
         "evidence": f"{int(per.sum())} of {len(per)} verdicts unchanged under "
         + ", ".join(dict.fromkeys(table.variant))
