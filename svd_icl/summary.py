@@ -170,6 +170,33 @@ def controls_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def controls_html(table: pd.DataFrame) -> str:
+    """:func:`controls` for the summary page, as HTML (a Markdown table in an output is not rendered), with the
+    statuses styled as in :func:`claims_html`."""
+    c = controls(table)
+    if c.empty:
+        return "<p>No chapter recorded a control.</p>"
+
+    def styled(status: str, text: str) -> str:
+        symbol, colour = STATUS_STYLE.get(status, ("", "inherit"))
+        return f'<span class="status" style="color:{colour}">{symbol}&nbsp;{html.escape(text)}</span>'
+
+    rows = [
+        {
+            "Mechanism": html.escape(r.mechanism),
+            "Its status": styled(r.mechanism_status, r.mechanism_status),
+            "Control": html.escape(r.control),
+            "Survives it": styled(r.status, r.survives)
+            + (f"<br><small>{html.escape(r.note)}</small>" if r.note else ""),
+        }
+        for r in c.itertuples()
+    ]
+    body = pd.DataFrame(rows).to_html(escape=False, index=False, border=0, classes="svd-icl-claims", justify="left")
+    counts = c.survives.value_counts()
+    head = ", ".join(f"{counts[v]} {v}" for v in SURVIVES.values() if v in counts)
+    return f"<p>{len(c)} controls: {html.escape(head)}.</p>\n{body}"
+
+
 def effects(results_dir: str | Path, chapters: list[str]) -> pd.DataFrame:
     """The quantitative effects the chapters recorded beside their claims (a claim's ``effects``: one dict per case
     with ``case``, ``difference``, ``low``, ``high`` (simultaneous interval), ``outcome``, ``margin`` and

@@ -27,7 +27,7 @@ def test_describe_gains_names_what_the_holding_gains_share():
 
 
 def test_controls_say_which_mechanisms_survive(tmp_path):
-    from svd_icl.summary import collect, controls, controls_markdown, record
+    from svd_icl.summary import collect, controls, controls_html, controls_markdown, record
 
     grows = "Condition numbers grow with depth"
     record(tmp_path, "fig3", [
@@ -51,5 +51,7 @@ def test_controls_say_which_mechanisms_survive(tmp_path):
     assert c.loc[("collapse", "BOS"), "mechanism_status"] == "missing"  # listed, not dropped
     text = controls_markdown(collect(tmp_path, ["fig3", "fig1"]))
     assert text.startswith("**4 controls: 2 survives, 1 does not survive, 1 undetermined.**")
+    page = controls_html(collect(tmp_path, ["fig3", "fig1"]))
+    assert page.startswith("<p>4 controls: 2 survives") and page.count("<tr") == 5 and "|" not in page
     with pytest.raises(ValueError, match="needs both"):
         record(tmp_path, "fig5", [{"claim": "c", "paper": "", "status": "reproduced", "evidence": "", "control": "x"}])
