@@ -197,6 +197,10 @@ def test_the_toy_improvement_is_decided_by_the_rule_not_by_significance_alone():
     assert out.decrease.iloc[0] == pytest.approx(0.2)
     # the interval is simultaneous over the m truncations searched: more of them, a wider interval
     assert (toy_improvement(_best([0.0], [0.01], m=200)).high > toy_improvement(_best([0.0], [0.01], m=2)).high).all()
+    # the record line states m, the p dual to the interval and the detectable decrease
+    assert list(out.p_adj < 0.05) == [True, True, False]
+    line = claims.toy_improvement_evidence(out)
+    assert line.startswith("5 shots: holds, +20.00% [") and "adjusted p < 0.001" in line and "detects" in line
 
 
 def test_a_bound_below_the_gap_never_refutes_theorem2():

@@ -69,6 +69,7 @@ from svd_icl.claims.theorem2 import (
     remark5_findings,
     theorem2_gap_verdicts,
     toy_improvement,
+    toy_improvement_evidence,
 )
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "fig3_null_verdicts",
     "describe_null",
     "toy_improvement",
+    "toy_improvement_evidence",
     "remark5_findings",
     "learning_curve_findings",
     "gap_status",

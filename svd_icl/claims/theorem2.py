@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from svd_icl.claims.core import ALPHA, FAILS, HOLDS, MARGINS, UNDETERMINED, decide, outcome_status
+from svd_icl.claims.core import ALPHA, FAILS, HOLDS, MARGINS, POWER, UNDETERMINED, decide, fmt_p, outcome_status
 
 
 def theorem2_gap_verdicts(table: pd.DataFrame) -> pd.DataFrame:
@@ -48,7 +48,9 @@ def toy_improvement(best: pd.DataFrame, alpha: float = ALPHA, margin: float = MA
     number): the relative decrease of the error, ``-change / unpruned error``, with an interval simultaneous over
     the ``m`` truncations (normal, from the per-prompt standard error), decided by the book's rule with a margin of
     ``margin`` (1% lower error): holds when the interval lies above 0, does not hold only when it lies below the
-    margin (even the best truncation cannot lower the error that much), otherwise undetermined."""
+    margin (even the best truncation cannot lower the error that much), otherwise undetermined. ``p_adj``: the
+    p-value of the same normal statistic, Bonferroni over the ``m`` (below ``alpha`` exactly when the interval
+    excludes 0); ``mde``: the smallest relative decrease that test detects with 80% power at this standard error."""
     m = int(best.m.iloc[0])
     z = float(norm.ppf(1 - alpha / (2 * m)))
     base = best["unpruned error"]
@@ -57,9 +59,22 @@ def toy_improvement(best: pd.DataFrame, alpha: float = ALPHA, margin: float = MA
         low=(-best.change - z * best.change_sem) / base,
         high=(-best.change + z * best.change_sem) / base,
         margin=margin,
+        m=m,
+        p_adj=np.minimum(1.0, m * 2 * norm.sf(np.abs(best.change) / best.change_sem)),
+        mde=(z + norm.ppf(POWER)) * best.change_sem / base,
     )
     out["outcome"] = [decide(lo, hi, margin) for lo, hi in zip(out.low, out.high)]
     return out
+
+
+def toy_improvement_evidence(out: pd.DataFrame) -> str:
+    """:func:`toy_improvement`'s record line: per shot number the outcome, the relative decrease with its
+    simultaneous interval, and m, the adjusted p, the margin and the detectable decrease."""
+    return "; ".join(
+        f"{s} shots: {r.outcome}, {r.decrease:+.2%} [{r.low:+.2%}, {r.high:+.2%}] (m = {r.m}, adjusted "
+        f"{fmt_p(r.p_adj)}, margin {r.margin:.0%}, detects {r.mde:+.2%})"
+        for s, r in zip(out.index, out.itertuples())
+    ) + " (relative decrease of the error, the best of the m truncations at each shot number)"
 
 
 def remark5_findings(trends: pd.DataFrame, first_layer_factor: float, layers: int) -> dict:
