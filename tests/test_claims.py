@@ -171,6 +171,12 @@ def test_fig5_verdicts_table():
     assert claims.fig5_verdicts(ls, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), better)["improves"] == HOLDS
     worse = claims.fig5_verdicts(ls + 1e-3, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), trunc)
     assert (worse["ls_exact"], worse["tracks"], worse["gap_shrinks"]) == (FAILS, FAILS, UNDETERMINED)
+    # with the curve's band over prompts: a point estimate below 0.1 whose band reaches past it is undetermined
+    wide = claims.fig5_verdicts(ls, good, 5, pd.Series({100: 0.5}), tf_band=(good - 0.03, good + 0.07))
+    assert wide["tracks"] == UNDETERMINED and wide["error_at_2d_high"] == pytest.approx(0.12)
+    steps = pd.Series({100: 0.5})
+    assert claims.fig5_verdicts(ls, good, 5, steps, tf_band=(good - 0.01, good + 0.01))["tracks"] == HOLDS
+    assert claims.fig5_verdicts(ls, good + 0.1, 5, steps, tf_band=(good + 0.06, good + 0.14))["tracks"] == FAILS
 
 
 def test_theorem1_verdicts_table():
