@@ -152,15 +152,19 @@ def controls(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _survival_counts(c: pd.DataFrame) -> str:
+    """'8 controls: 2 survives, 5 survives in some cases, 1 undetermined' from :func:`controls` rows."""
+    counts = c.survives.value_counts()
+    return f"{len(c)} controls: " + ", ".join(f"{counts[v]} {v}" for v in SURVIVES.values() if v in counts)
+
+
 def controls_markdown(table: pd.DataFrame) -> str:
     """:func:`controls` as a Markdown table with a count line: which of the paper's mechanisms survive each control
     (for the README record and the summary page)."""
     c = controls(table)
     if c.empty:
         return "No chapter recorded a control."
-    counts = c.survives.value_counts()
-    head = ", ".join(f"{counts[v]} {v}" for v in SURVIVES.values() if v in counts)
-    lines = [f"**{len(c)} controls: {head}.**", "", "| Mechanism (status) | Control | Mechanism survives it |",
+    lines = [f"**{_survival_counts(c)}.**", "", "| Mechanism (status) | Control | Mechanism survives it |",
              "|---|---|---|"]  # fmt: skip
     lines += [
         f"| {_cell(r.mechanism)} (**{r.mechanism_status}**) | {_cell(r.control)} | **{r.survives}**"
@@ -192,9 +196,7 @@ def controls_html(table: pd.DataFrame) -> str:
         for r in c.itertuples()
     ]
     body = pd.DataFrame(rows).to_html(escape=False, index=False, border=0, classes="svd-icl-claims", justify="left")
-    counts = c.survives.value_counts()
-    head = ", ".join(f"{counts[v]} {v}" for v in SURVIVES.values() if v in counts)
-    return f"<p>{len(c)} controls: {html.escape(head)}.</p>\n{body}"
+    return f"<p>{html.escape(_survival_counts(c))}.</p>\n{body}"
 
 
 def effects(results_dir: str | Path, chapters: list[str]) -> pd.DataFrame:

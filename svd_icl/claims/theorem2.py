@@ -8,7 +8,19 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from svd_icl.claims.core import ALPHA, FAILS, HOLDS, MARGINS, POWER, UNDETERMINED, decide, fmt_p, outcome_status
+from svd_icl.claims.core import (
+    ALPHA,
+    FAILS,
+    HOLDS,
+    MARGINS,
+    POWER,
+    UNDETERMINED,
+    Interval,
+    decide,
+    fmt_p,
+    interval_p,
+    outcome_status,
+)
 
 
 def theorem2_gap_verdicts(table: pd.DataFrame) -> pd.DataFrame:
@@ -60,9 +72,10 @@ def toy_improvement(best: pd.DataFrame, alpha: float = ALPHA, margin: float = MA
         high=(-best.change + z * best.change_sem) / base,
         margin=margin,
         m=m,
-        p_adj=np.minimum(1.0, m * 2 * norm.sf(np.abs(best.change) / best.change_sem)),
         mde=(z + norm.ppf(POWER)) * best.change_sem / base,
     )
+    level = 1 - alpha / m
+    out["p_adj"] = [interval_p(Interval(d, lo, hi, level, 0), m) for d, lo, hi in zip(out.decrease, out.low, out.high)]
     out["outcome"] = [decide(lo, hi, margin) for lo, hi in zip(out.low, out.high)]
     return out
 
