@@ -403,19 +403,40 @@ def test_record_lines_carry_n_m_p_margin_and_detectable_effect():
     assert "m = 3" in line and "the unpruned model (58.0%) is already within the band" in line
     held = claims.shallow_collapse(sweep(0.9, 0.9, 0.5), ["model", "task"], NUM_LAYERS).iloc[0]
     assert "already within" not in claims.collapse_evidence(held, "x") and held.outcome == HOLDS
+    # an equivalence claim's power: how close to the baseline the worst point must be for n to show it in the band
+    assert 0 < held.reach < held.margin
+    assert f"shows equivalence within +/-{held.reach:.1%} of the baseline" in claims.collapse_evidence(held, "x")
+    few = claims.shallow_collapse(sweep(0.9, 0.9, 0.5), ["model", "task"], NUM_LAYERS, m=10**6).iloc[0]
+    assert few.reach <= 0 and f"n = {N} cannot show equivalence within the band" in claims.collapse_evidence(few, "x")
 
 
-def test_trend_evidence_states_holm_p_and_what_the_layers_can_detect():
+def test_trend_evidence_states_intervals_margin_and_what_the_layers_can_detect():
     trends = pd.DataFrame(
         {"mlp_below_attn": [1.0], "spearman_attn": [0.05], "p_attn": [0.8], "spearman_mlp": [0.83],
          "p_mlp": [0.0001], "layers": [18]},
         index=pd.Index(["g"], name="model"),
     )
     row = next(claims.fig3_verdicts(trends).itertuples())
+    # Fisher z of 0.83 is 1.188 with Bonett-Wright SE sqrt((1 + 0.83^2/2) / 15) = 0.2994; at 1 - 0.05/(2 m) the
+    # normal quantile is 2.2414: tanh(1.188 -/+ 0.671) = [+0.48, +0.95]
     assert claims.trend_evidence(row) == (
-        "g: holds, rho ATTN +0.05 (Holm p = 0.800), MLP +0.83 (Holm p < 0.001) (n = 18 layers, m = 2, "
-        f"detects |rho| >= {claims.detectable_correlation(18, 2):.2f})"
+        "g: holds, rho ATTN +0.05 [-0.48, +0.56] (adjusted p = 1.000), MLP +0.83 [+0.48, +0.95] (adjusted p < 0.001) "
+        f"(n = 18 layers, m = 2, margin +0.10, detects |rho| >= {claims.detectable_correlation(18, 2):.2f})"
     )
+
+
+def test_a_flat_trend_over_many_layers_is_refuted_not_just_undetermined():
+    trends = pd.DataFrame(
+        {"mlp_below_attn": [0.5, 0.5], "spearman_attn": [0.0, 0.0], "p_attn": [1.0, 1.0], "spearman_mlp": [0.02, 0.02],
+         "p_mlp": [0.9, 0.9], "layers": [1000, 18]},
+        index=pd.Index(["many", "few"], name="model"),
+    )
+    v = claims.fig3_verdicts(trends).set_index("model")
+    # 1000 layers: both intervals lie below rho = 0.1, so the claimed rise is excluded; 18 layers cannot tell
+    assert v.rho_high_attn["many"] < 0.1 and v.grows_with_depth["many"] == FAILS
+    assert v.grows_with_depth["few"] == UNDETERMINED
+    # a share of 50% over 1000 layers excludes "most layers" (60%); over 18 it does not
+    assert v.mlp_better.tolist() == [FAILS, UNDETERMINED] and v.share_mde["few"] > v.share_mde["many"]
 
 
 def test_rank_story_is_decided_paired_not_on_point_estimates():

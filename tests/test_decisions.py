@@ -228,3 +228,24 @@ def test_the_stated_p_and_the_simultaneous_interval_never_disagree(m):
                 i = claims.paired_interval(x, y, m)
                 agree.append((claims.interval_p(i, m) < 0.05) == (i.low > 0 or i.high < 0))
     assert all(agree) and len(agree) == 45
+
+
+@pytest.mark.parametrize("m", [1, 2, 7])
+def test_a_rank_correlation_p_and_its_interval_never_disagree_and_against_a_margin(m):
+    """rho_p is below alpha exactly when rho_interval excludes 0; interval_p against a margin is below alpha exactly
+    when the interval excludes that margin (the noise control's p is stated against its margin)."""
+    agree = []
+    for n in (5, 18, 30, 200):
+        for rho in (-0.9, -0.45, -0.1, 0.0, 0.2, 0.5, 0.66, 0.95):
+            low, high = claims.rho_interval(rho, n, m)
+            agree.append((claims.rho_p(rho, n, m) < 0.05) == (not low <= 0 <= high))
+    assert all(agree) and len(agree) == 32
+    lo, hi = claims.rho_interval(0.5, 18, m)
+    assert -1 < lo < 0.5 < hi < 1 and claims.rho_interval(0.5, 18, m + 1)[0] < lo  # wider for a larger family
+    a = np.zeros(400)
+    b = np.where(np.arange(400) < 60, 1.0, 0.0)  # +15% with no query worse
+    i = claims.paired_interval(a, b, m)
+    for null in (0.0, 0.02, 0.1, 0.2):
+        assert (claims.interval_p(i, m, null) < 0.05) == (not i.low <= null <= i.high)
+    with pytest.raises(ValueError, match="at least 4 pairs"):
+        claims.rho_interval(0.5, 3)

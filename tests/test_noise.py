@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from svd_icl.claims import describe_noise, noise_effects
+from svd_icl.claims import case_evidence, describe_noise, noise_effects
 from svd_icl.claims.core import FAILS, HOLDS, UNDETERMINED
 from svd_icl.noise import noisy, requantizable, uniform_noise
 from svd_icl.quantization import error_norm
@@ -90,6 +90,10 @@ def test_a_gain_that_grows_by_less_than_the_margin_is_not_refuted():
     sk[down], uk[down] = False, True
     row = noise_effects(_points(n, u0, s0, uk, sk), ["model", "task"]).iloc[0]
     assert 0 < row.low and row.high < row.margin and row.outcome == HOLDS
+    # its p is stated against the margin it is decided on (against 0 it would say the opposite: a significant rise)
+    assert row.p_adj < 0.05 and row.p_null == row.margin
+    line = case_evidence(row, "m/sst2", field="growth")
+    assert f"adjusted p < 0.001 against {row.margin:+.1%}" in line
 
 
 def test_an_unchanged_gain_on_many_queries_rules_out_noise_removal_and_few_queries_cannot():

@@ -41,6 +41,7 @@ __all__ = [
     "degenerate",
     "detectable_correlation",
     "detectable_effect",
+    "detectable_share",
     "family_level",
     "fmt_p",
     "gain_outcome",
@@ -48,6 +49,8 @@ __all__ = [
     "outcome_status",
     "paired_interval",
     "power_note",
+    "rho_interval",
+    "rho_p",
 ]
 HOLDS, FAILS, UNDETERMINED = "holds", "does not hold", "undetermined"
 DEGENERATE = "recovery from a degenerate prompt"
@@ -65,6 +68,7 @@ MARGINS = {
     "degenerate": 0.02,  # a reference within 2 points of the baseline is a degenerate prompt
     "toy_gain": 0.01,  # "a truncation lowers the trained toy's ICL error": by 1% of the unpruned error
     "rho": 0.1,  # a rank correlation claimed positive (condition number vs gain): Cohen's "small" correlation
+    "share": 0.1,  # "in most layers" (Figure 3's sign test): a share of 60% of the layers, 10 points over one half
 }
 
 # Summary statuses, from per-case outcomes (each already adjusted within the claim's family).
@@ -115,15 +119,39 @@ def paired_interval(a: np.ndarray, b: np.ndarray, m: int = 1, alpha: float = ALP
     return Interval(float(d.mean()), centre - z * se, centre + z * se, level, len(d))
 
 
-def interval_p(interval: Interval, m: int = 1) -> float:
+def interval_p(interval: Interval, m: int = 1, null: float = 0.0) -> float:
     """The adjusted p-value dual to :func:`paired_interval`'s simultaneous interval: the two-sided p of the same
-    adjusted-Wald statistic, times ``m`` (Bonferroni, capped at 1). It is below ``alpha`` exactly when the interval at
-    level ``1 - alpha/m`` excludes 0, so the p and the interval a record line states never disagree. (The exact
-    McNemar / Wilcoxon p, Holm-adjusted, stays in the chapters' tables; for averaged per-query values Wilcoxon tests
-    a location other than the mean, and near the edge the two can point different ways.)"""
+    adjusted-Wald statistic against ``null`` (0: no effect; a margin for a claim decided against its margin), times
+    ``m`` (Bonferroni, capped at 1). It is below ``alpha`` exactly when the interval at level ``1 - alpha/m``
+    excludes ``null``, so the p and the interval a record line states never disagree. (The exact McNemar / Wilcoxon
+    p, Holm-adjusted, stays in the chapters' tables; for averaged per-query values Wilcoxon tests a location other
+    than the mean, and near the edge the two can point different ways.)"""
     z = norm.ppf(0.5 + interval.level / 2)
     centre, se = (interval.low + interval.high) / 2, (interval.high - interval.low) / (2 * z)
-    return float(min(1.0, m * 2 * norm.sf(abs(centre) / se)))
+    return float(min(1.0, m * 2 * norm.sf(abs(centre - null) / se)))
+
+
+def _rho_se(rho: float, n: int) -> float:
+    """Standard error of Fisher's z of a Spearman rho over ``n`` pairs, Bonett and Wright's (2000)
+    ``sqrt((1 + rho^2 / 2) / (n - 3))``: Pearson's ``1 / sqrt(n - 3)`` understates a rank correlation's spread."""
+    if n < 4:
+        raise ValueError(f"a rank correlation's interval needs at least 4 pairs, got n = {n}")
+    return float(np.sqrt((1 + rho**2 / 2) / (n - 3)))
+
+
+def rho_interval(rho: float, n: int, m: int = 1, alpha: float = ALPHA) -> tuple[float, float]:
+    """Simultaneous (1 - alpha/m) interval of a Spearman rho over ``n`` pairs (e.g. layers): Fisher's z with
+    :func:`_rho_se`, back-transformed. Used where the pairs themselves are the sample (condition number against
+    layer index); where each pair is a noisy estimate, resample instead (:func:`svd_icl.claims.fig4.condition_gain`)."""
+    z, half = np.arctanh(np.clip(rho, -0.9999999, 0.9999999)), norm.ppf(0.5 + family_level(m, alpha) / 2)
+    se = _rho_se(rho, n)
+    return float(np.tanh(z - half * se)), float(np.tanh(z + half * se))
+
+
+def rho_p(rho: float, n: int, m: int = 1) -> float:
+    """The adjusted p dual to :func:`rho_interval`: below ``alpha`` exactly when that interval excludes 0."""
+    z = np.arctanh(np.clip(rho, -0.9999999, 0.9999999))
+    return float(min(1.0, m * 2 * norm.sf(abs(z) / _rho_se(rho, n))))
 
 
 def detectable_effect(a: np.ndarray, b: np.ndarray, m: int = 1, alpha: float = ALPHA, power: float = POWER) -> float:
@@ -148,6 +176,14 @@ def detectable_correlation(n: int, m: int = 1, alpha: float = ALPHA, power: floa
         return float("nan")
     z = norm.ppf(1 - alpha / (2 * m)) + norm.ppf(power)
     return float(np.tanh(z / np.sqrt(n - 3)))
+
+
+def detectable_share(n: int, m: int = 1, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The smallest share of ``n`` units (e.g. layers) a two-sided sign test against one half at ``alpha/m`` detects
+    with probability ``power``: ``1/2 + (z_{1-alpha/2m} + z_power) / (2 sqrt(n))`` (normal approximation), capped
+    at 1."""
+    z = norm.ppf(1 - alpha / (2 * m)) + norm.ppf(power)
+    return float(min(1.0, 0.5 + z / (2 * np.sqrt(n))))
 
 
 def decide(low: float, high: float, margin: float, sign: int = 1) -> str:

@@ -210,7 +210,9 @@ def shallow_collapse(
     ``DOES NOT HOLD`` when even the worst point's accuracy is shown above the baseline plus the margin;
     ``UNDETERMINED`` otherwise, and when the unpruned model is itself within the margin (nothing to fall from).
     ``m`` fixes the family size when ``sweeps`` holds only some of a group's shallow points (the prompt-format
-    control re-scores the worst one alone, within the book's family).
+    control re-scores the worst one alone, within the book's family). ``reach``: an equivalence claim's power, the
+    largest distance from the baseline at which an accuracy can still be shown inside the band at this n and m
+    (``margin`` minus the half-width of the worst point's interval; not above 0: no accuracy can be).
     """
     rows = []
     for key, g in sweeps.groupby(group, sort=False):
@@ -256,6 +258,7 @@ def shallow_collapse(
                 "p_adj": interval_p(t, m),
                 "m": m,
                 "n": len(base),
+                "reach": margin - (acc_high - acc_low) / 2,
             }
         )
     return pd.DataFrame(rows)
@@ -264,11 +267,20 @@ def shallow_collapse(
 def collapse_evidence(row, name: str) -> str:
     """One :func:`shallow_collapse` case as the reproduction record states it: the outcome, the worst shallow
     point's accuracy with its simultaneous interval against the equivalence band (baseline +/- margin), and its
-    drop from the unpruned model with interval, n, m and the adjusted p dual to that interval::
+    drop from the unpruned model with interval, n, m and the adjusted p dual to that interval, and how close to the
+    baseline an accuracy must be for this n to show it inside the band (``reach``)::
 
         gemma3-270m/sst2: undetermined, worst 46.0% [40.1%, 52.0%] vs baseline 55.0% +/- 10% (layer 0 MLP
-        xi = 0.9; drop -9.0% [-15.2%, -2.8%], n = 200, m = 12, adjusted p = 0.004)
+        xi = 0.9; drop -9.0% [-15.2%, -2.8%], n = 200, m = 12, adjusted p = 0.004; shows equivalence within
+        +/-4.0% of the baseline)
     """
+    reach = getattr(row, "reach", None)
+    if reach is None or not np.isfinite(reach):
+        power = ""
+    elif reach > 0:
+        power = f"; shows equivalence within +/-{reach:.1%} of the baseline"
+    else:
+        power = f"; n = {row.n} cannot show equivalence within the band (interval half-width {row.margin - reach:.1%})"
     why = ""
     if row.outcome == UNDETERMINED and row.unpruned <= row.baseline + row.margin:
         why = f"; the unpruned model ({_pct(row.unpruned)}) is already within the band"
@@ -276,7 +288,7 @@ def collapse_evidence(row, name: str) -> str:
         f"{name}: {row.outcome}, worst {_pct(row.worst_accuracy)} [{_pct(row.worst_low)}, {_pct(row.worst_high)}] "
         f"vs baseline {_pct(row.baseline)} +/- {row.margin:.0%} (layer {row.worst_layer} "
         f"{str(row.worst_module).upper()} xi = {row.worst_clip_rate:g}; drop {row.difference:+.1%} "
-        f"[{row.low:+.1%}, {row.high:+.1%}], n = {row.n}, m = {int(row.m)}, adjusted {fmt_p(row.p_adj)}{why})"
+        f"[{row.low:+.1%}, {row.high:+.1%}], n = {row.n}, m = {int(row.m)}, adjusted {fmt_p(row.p_adj)}{power}{why})"
     )
 
 

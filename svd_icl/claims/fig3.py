@@ -10,10 +10,15 @@ from svd_icl.claims.core import (
     ALPHA,
     FAILS,
     HOLDS,
+    MARGINS,
     UNDETERMINED,
+    decide,
     detectable_correlation,
+    detectable_share,
     family_level,
     fmt_p,
+    rho_interval,
+    rho_p,
 )
 from svd_icl.conditioning import DEFAULT_AGGREGATE, depth_and_module_trends
 from svd_icl.stats import holm
@@ -21,16 +26,19 @@ from svd_icl.stats import holm
 
 def fig3_verdicts(trends: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """Fig. 3's observations per model, from :func:`svd_icl.conditioning.depth_and_module_trends` rows (index:
-    model; ``layers`` needed).
+    model; ``layers`` needed), each decided by the shared rule (:func:`svd_icl.claims.core.decide`).
 
     (a) MLP better conditioned than ATTN, read as "in most layers": an exact sign test on the layers whose MLP
     number is below the ATTN one, its Clopper-Pearson interval of the share simultaneous over the models (``m_models``)
     and its p Holm-adjusted over them. ``HOLDS`` when the interval lies above one half, ``DOES NOT HOLD`` when it lies
-    below (MLP is *worse* in most layers), ``UNDETERMINED`` otherwise: 8 of 18 layers does not refute the claim.
-    (b) condition numbers grow with depth: the two modules' Spearman p-values are Holm-adjusted within the model;
-    ``HOLDS`` when some module rises significantly and none falls, ``FAILS`` when some falls and none rises,
-    ``UNDETERMINED`` when neither or both directions are found (mixed). ``mde_rho``: the smallest |rho| that test
-    detects over the model's layers (:func:`svd_icl.claims.core.detectable_correlation`)."""
+    below one half plus ``MARGINS["share"]`` (the data exclude "most layers" by that much), ``UNDETERMINED``
+    otherwise: 8 of 18 layers does not refute the claim. ``share_mde``: the share the test detects at 80% power.
+    (b) condition numbers grow with depth: each module's Spearman rho with its interval simultaneous over the two
+    modules (:func:`svd_icl.claims.core.rho_interval`) and the adjusted p dual to it, decided against
+    ``MARGINS["rho"]``; the model ``HOLDS`` when some module rises and none is refuted, ``DOES NOT HOLD`` when some
+    is refuted (its interval below the margin: flat or falling) and none rises, ``UNDETERMINED`` when neither or both
+    (mixed). ``mde_rho``: the smallest |rho| that test detects over the model's layers
+    (:func:`svd_icl.claims.core.detectable_correlation`)."""
     from scipy.stats import binomtest
 
     if "layers" not in trends:
@@ -44,21 +52,25 @@ def fig3_verdicts(trends: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
         ci = test.proportion_ci(family_level(m_models, alpha), method="exact")
         shares.append((below, layers, test.pvalue, ci.low, ci.high))
     share_p = holm([p for _, _, p, _, _ in shares])
+    modules = ("attn", "mlp")
     rows = []
     for (model, r), (below, layers, _, low, high), p_share in zip(trends.iterrows(), shares, share_p):
-        a = HOLDS if low > 0.5 else (FAILS if high < 0.5 else UNDETERMINED)
-        modules = ("attn", "mlp")
-        p_adj = dict(zip(modules, holm([r[f"p_{m}"] for m in modules])))
-        rising = any(r[f"spearman_{m}"] > 0 and p_adj[m] < alpha for m in modules)
-        falling = any(r[f"spearman_{m}"] < 0 and p_adj[m] < alpha for m in modules)
-        rows.append(
-            {"model": model, "mlp_better": a, "grows_with_depth": _direction(rising, falling),
-             "mlp_below_attn": float(r.mlp_below_attn), "layers_below": below, "share_low": float(low),
-             "share_high": float(high), "p_holm_share": float(p_share), "m_models": m_models,
-             "spearman_attn": float(r.spearman_attn), "spearman_mlp": float(r.spearman_mlp),
-             "p_holm_attn": float(p_adj["attn"]), "p_holm_mlp": float(p_adj["mlp"]), "m": len(modules),
-             "layers": layers, "mde_rho": detectable_correlation(layers, len(modules))}
-        )  # fmt: skip
+        row = {"model": model, "mlp_below_attn": float(r.mlp_below_attn), "layers_below": below,
+               "share_low": float(low), "share_high": float(high), "p_holm_share": float(p_share),
+               "m_models": m_models, "share_margin": MARGINS["share"],
+               "share_mde": detectable_share(layers, m_models, alpha),
+               "mlp_better": decide(low - 0.5, high - 0.5, MARGINS["share"]),
+               "m": len(modules), "layers": layers, "margin_rho": MARGINS["rho"],
+               "mde_rho": detectable_correlation(layers, len(modules), alpha)}  # fmt: skip
+        for mod in modules:
+            rho = float(r[f"spearman_{mod}"])
+            lo, hi = rho_interval(rho, layers, len(modules), alpha)
+            row.update({f"spearman_{mod}": rho, f"rho_low_{mod}": lo, f"rho_high_{mod}": hi,
+                        f"p_adj_{mod}": rho_p(rho, layers, len(modules)),
+                        f"trend_{mod}": decide(lo, hi, MARGINS["rho"])})  # fmt: skip
+        outcomes = [row[f"trend_{mod}"] for mod in modules]
+        row["grows_with_depth"] = _direction(HOLDS in outcomes, FAILS in outcomes)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -66,29 +78,32 @@ def share_evidence(row, what: str = "MLP below ATTN") -> str:
     """One :func:`fig3_verdicts` row's observation (a) as the record states it::
 
         gemma3-270m: undetermined, MLP below ATTN in 8 of 18 layers (44%) [18%, 74%] (sign test, m = 3,
-        Holm p = 0.815)
+        Holm p = 0.815, margin 60% of layers, detects 88%)
     """
     return (
         f"{row.model}: {row.mlp_better}, {what} in {row.layers_below} of {row.layers} layers "
         f"({row.mlp_below_attn:.0%}) [{row.share_low:.0%}, {row.share_high:.0%}] (sign test, m = {row.m_models}, "
-        f"Holm {fmt_p(row.p_holm_share)})"
+        f"Holm {fmt_p(row.p_holm_share)}, margin {0.5 + row.share_margin:.0%} of layers, "
+        f"detects {row.share_mde:.0%})"
     )
 
 
 def trend_evidence(row) -> str:
     """One :func:`fig3_verdicts` row's depth trend as the reproduction record states it: the outcome, each module's
-    Spearman rho with its Holm-adjusted p, the layers, the family and the smallest |rho| the test detects::
+    Spearman rho with its simultaneous interval and the adjusted p dual to it, the layers, the family, the margin and
+    the smallest |rho| the test detects::
 
-        gemma3-270m: holds, rho ATTN -0.01 (Holm p = 0.970), MLP +0.83 (Holm p < 0.001) (n = 18 layers, m = 2,
-        detects |rho| >= 0.66)
+        gemma3-270m: holds, rho ATTN -0.01 [-0.57, +0.55] (adjusted p = 1.000), MLP +0.83 [+0.52, +0.95]
+        (adjusted p < 0.001) (n = 18 layers, m = 2, margin +0.10, detects |rho| >= 0.66)
     """
     rhos = ", ".join(
-        f"{m.upper()} {getattr(row, f'spearman_{m}'):+.2f} (Holm {fmt_p(getattr(row, f'p_holm_{m}'))})"
+        f"{m.upper()} {getattr(row, f'spearman_{m}'):+.2f} [{getattr(row, f'rho_low_{m}'):+.2f}, "
+        f"{getattr(row, f'rho_high_{m}'):+.2f}] (adjusted {fmt_p(getattr(row, f'p_adj_{m}'))})"
         for m in ("attn", "mlp")
     )
     return (
         f"{row.model}: {row.grows_with_depth}, rho {rhos} (n = {row.layers} layers, m = {int(row.m)}, "
-        f"detects |rho| >= {row.mde_rho:.2f})"
+        f"margin {row.margin_rho:+.2f}, detects |rho| >= {row.mde_rho:.2f})"
     )
 
 
@@ -107,9 +122,9 @@ def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: i
     ``cond``: :func:`svd_icl.conditioning.condition_numbers` rows (layer, module, matrix, cond); ``qtypes``: per
     (layer, matrix as ``"attn.q"``) the ``qtype``. A trend found where every layer has the same quantization cannot
     come from llama.cpp giving some layers more bits. One row per matrix: its type(s), whether uniform, Spearman's
-    rho of condition number against layer index and its p-value (uniform matrices only; ``p_holm`` adjusted over
-    them), and the outcome: ``HOLDS`` for a significant rise with depth, ``FAILS`` for a significant fall, else
-    ``UNDETERMINED``.
+    rho of condition number against layer index, its interval simultaneous over the uniform matrices (``m``), the
+    adjusted p dual to it, and the outcome of the shared rule against ``MARGINS["rho"]``: ``HOLDS`` for a rise with
+    depth, ``FAILS`` when the interval lies below the margin (flat or falling), else ``UNDETERMINED``.
     """
     from scipy.stats import spearmanr
 
@@ -120,41 +135,42 @@ def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: i
     for name, g in table.groupby("name", sort=False):
         types = sorted(set(g.qtype.dropna()))
         uniform = len(types) == 1 and len(g) >= min_layers
-        rho, p = spearmanr(g.layer, g.cond) if uniform else (np.nan, np.nan)
+        rho = spearmanr(g.layer, g.cond)[0] if uniform else np.nan
         rows.append({"matrix": name, "qtypes": "/".join(types), "uniform": uniform, "rho": float(rho),
-                     "p": float(p), "layers": g.layer.nunique()})  # fmt: skip
+                     "layers": g.layer.nunique()})  # fmt: skip
     out = pd.DataFrame(rows)
-    tested = out.uniform.to_numpy(bool)
-    out["p_holm"] = np.nan
-    if tested.any():
-        out.loc[tested, "p_holm"] = holm(out.p[tested].to_numpy())
+    m = max(int(out.uniform.sum()), 1)
+    tested = [rho_interval(r, n, m) if u else (np.nan, np.nan) for u, r, n in zip(out.uniform, out.rho, out.layers)]
+    out["low"], out["high"] = [t[0] for t in tested], [t[1] for t in tested]
+    out["p_adj"] = [rho_p(r, n, m) if u else np.nan for u, r, n in zip(out.uniform, out.rho, out.layers)]
+    out["m"], out["margin"] = m, MARGINS["rho"]
     out["outcome"] = [
-        (HOLDS if rho > 0 else FAILS) if u and p < ALPHA else (UNDETERMINED if u else "(mixed types: not tested)")
-        for u, rho, p in zip(out.uniform, out.rho, out.p_holm)
+        decide(lo, hi, MARGINS["rho"]) if u else "(mixed types: not tested)"
+        for u, lo, hi in zip(out.uniform, out.low, out.high)
     ]
     return out
 
 
 def describe_uniform_trends(model: str, trends: pd.DataFrame) -> str:
-    """One sentence from :func:`uniform_quant_trends` rows of one model."""
+    """One sentence from :func:`uniform_quant_trends` rows of one model: each tested matrix's rho with its
+    simultaneous interval, what rises and what is refuted, the family, the margin and what the layers detect."""
     uniform = trends[trends.uniform]
     mixed = trends[~trends.uniform]
     rising = uniform[uniform.outcome == HOLDS]
-    falling = uniform[uniform.outcome == FAILS]
+    refuted = uniform[uniform.outcome == FAILS]
     parts = [f"{model}: {len(uniform)} of {len(trends)} matrices have one quantization type in every layer"]
-    if len(uniform) and "layers" in trends:
-        n = int(trends[trends.uniform].layers.min())
-        parts[0] += (
-            f" (Holm over those m = {len(uniform)}; over {n} layers a trend is detected from |rho| >= "
-            f"{detectable_correlation(n, len(uniform)):.2f})"
-        )
     if len(uniform):
-        named = ", ".join(f"{m} rho = {r:+.2f}" for m, r in zip(rising.matrix, rising.rho))
+        n = int(uniform.layers.min())
+        parts[0] += (
+            f" (intervals simultaneous over those m = {len(uniform)}, margin {MARGINS['rho']:+.2f}; over {n} layers "
+            f"a trend is detected from |rho| >= {detectable_correlation(n, len(uniform)):.2f})"
+        )
+        each = ", ".join(f"{r.matrix} {r.rho:+.2f} [{r.low:+.2f}, {r.high:+.2f}]" for r in uniform.itertuples())
         parts.append(
-            f"their condition numbers rise significantly with depth in {len(rising)}"
-            + (f" ({named})" if len(rising) else "")
-            + f" and fall in {len(falling)}"
-            + (f" ({', '.join(falling.matrix)})" if len(falling) else "")
+            f"rho by matrix: {each}; their condition numbers rise with depth in {len(rising)}"
+            + (f" ({', '.join(rising.matrix)})" if len(rising) else "")
+            + f" and are shown flat or falling (below the margin) in {len(refuted)}"
+            + (f" ({', '.join(refuted.matrix)})" if len(refuted) else "")
         )
     if len(mixed):
         parts.append(f"{', '.join(f'{m} ({q})' for m, q in zip(mixed.matrix, mixed.qtypes))} mix types by layer")
@@ -162,9 +178,9 @@ def describe_uniform_trends(model: str, trends: pd.DataFrame) -> str:
 
 
 def uniform_trend_outcome(trends: pd.DataFrame) -> str:
-    """One model's verdict from :func:`uniform_quant_trends` (Holm over its uniformly quantized matrices):
-    ``HOLDS`` when some matrix rises significantly with depth and none falls, ``FAILS`` when some falls and none
-    rises, ``UNDETERMINED`` when neither or both (mixed directions)."""
+    """One model's verdict from :func:`uniform_quant_trends` (intervals simultaneous over its uniformly quantized
+    matrices): ``HOLDS`` when some matrix rises with depth and none is refuted, ``FAILS`` when some is refuted (flat
+    or falling) and none rises, ``UNDETERMINED`` when neither or both (mixed directions)."""
     outcomes = set(trends[trends.uniform].outcome)
     return _direction(HOLDS in outcomes, FAILS in outcomes)
 
@@ -180,12 +196,16 @@ def describe_trends(model_name: str, trends: pd.Series, verdict, alpha: float = 
         f"[{verdict.share_low:.0%}, {verdict.share_high:.0%}])"
     ]
     for module in ("attn", "mlp"):
-        rho, p = trends[f"spearman_{module}"], getattr(verdict, f"p_holm_{module}")
+        rho, p = trends[f"spearman_{module}"], getattr(verdict, f"p_adj_{module}")
+        low, high = getattr(verdict, f"rho_low_{module}"), getattr(verdict, f"rho_high_{module}")
         if p < alpha:
             trend = "rises with depth" if rho > 0 else "falls with depth"
+        elif high < verdict.margin_rho:
+            trend = f"shows no depth trend of {verdict.margin_rho:+.2f} or more"
         else:
             trend = "shows no significant depth trend"
-        parts.append(f"{module.upper()} {trend} (Spearman rho = {rho:+.2f}, Holm {fmt_p(p)})")
+        parts.append(f"{module.upper()} {trend} (Spearman rho = {rho:+.2f} [{low:+.2f}, {high:+.2f}], adjusted "
+                     f"{fmt_p(p)})")
     return (
         parts[0] + f"; (b) grows with depth: **{verdict.grows_with_depth}**: " + ", ".join(parts[1:])
         + f" ({how}; over {verdict.layers} layers the test detects |rho| >= {verdict.mde_rho:.2f})."

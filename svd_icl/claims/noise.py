@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 
 from svd_icl.analysis import group_fields
-from svd_icl.claims.core import ALPHA, FAILS, HOLDS, MARGINS, UNDETERMINED, detectable_effect, paired_interval
+from svd_icl.claims.core import (
+    ALPHA,
+    FAILS,
+    HOLDS,
+    MARGINS,
+    UNDETERMINED,
+    detectable_effect,
+    interval_p,
+    paired_interval,
+)
 from svd_icl.claims.points import correctness
 
 
@@ -15,7 +24,8 @@ def noise_effects(points: pd.DataFrame, group: list[str], margin: float = MARGIN
     """Per case (``group``) and added noise level: the truncation's paired gain on the stored weights (``gain0``)
     and on the noisier ones (``gain``), the noise's cost to the unpruned model (``cost``: noisy minus stored) and
     the change of the gain, ``growth = gain - gain0`` (per query ``(s_k - u_k) - (s_0 - u_0)``), with its interval
-    simultaneous over every (case, level) (``m``) and its detectable effect ``mde``.
+    simultaneous over every (case, level) (``m``), the adjusted p dual to it against the margin (``p_adj``: the
+    claim is decided against the margin, not against no change) and its detectable effect ``mde``.
 
     Outcome of "the gain is not the removal of quantization noise", i.e. more noise does not make the truncation
     help by ``margin`` or more: ``HOLDS`` when the growth's interval lies below ``margin``; ``FAILS`` only when it
@@ -61,6 +71,8 @@ def noise_effects(points: pd.DataFrame, group: list[str], margin: float = MARGIN
                 "low": growth.low,
                 "high": growth.high,
                 "m": m,
+                "p_adj": interval_p(growth, m, margin),
+                "p_null": margin,
                 "mde": detectable_effect(b0 - a0, bk - ak, m, alpha),
                 "margin": margin,
                 "outcome": outcome,

@@ -130,7 +130,8 @@ def effect(row, unit: str = "points") -> str:
 def case_evidence(row, name: str, detail: str = "", note: str = "", field: str = "difference") -> str:
     """One decided case as the reproduction record states it: the outcome, the effect with its simultaneous
     interval, and what a reader needs to weigh it: queries (and demonstration sets), the family size ``m``, the
-    adjusted p where the claim has one, the margin (smallest effect of interest) and the smallest effect the test
+    adjusted p where the claim has one (against ``p_null`` when the row has one), the margin (smallest effect of
+    interest) and the smallest effect the test
     detects. The effect is the row's ``field``; ``detail`` goes before it (e.g. the setting), ``note`` inside the
     parentheses at the end::
 
@@ -141,7 +142,8 @@ def case_evidence(row, name: str, detail: str = "", note: str = "", field: str =
     parts = [f"n = {row.n}" + (f" x {seeds} set{'s' if seeds != 1 else ''}" if seeds else ""), f"m = {int(row.m)}"]
     p_adj, p_holm = getattr(row, "p_adj", None), getattr(row, "p_holm", None)
     if p_adj is not None and np.isfinite(p_adj):  # the p dual to the interval (they cannot disagree)
-        parts.append(f"adjusted {fmt_p(p_adj)}")
+        null = getattr(row, "p_null", 0.0)  # a claim decided against its margin states its p against the margin
+        parts.append(f"adjusted {fmt_p(p_adj)}" + (f" against {null:+.1%}" if null else ""))
     elif p_holm is not None and np.isfinite(p_holm):
         parts.append(f"Holm {fmt_p(p_holm)}")
     parts += [f"margin {row.margin:+.1%}", f"detects {row.mde:+.1%}"] + ([note] if note else [])
