@@ -148,6 +148,10 @@ def test_fig3_verdicts_table():
     # straddles it (21 of 30 is p = 0.04 alone, not after the 3 models), and lies below it
     assert v.mlp_better.tolist() == [HOLDS, UNDETERMINED, FAILS]
     assert v.layers_below.tolist() == [30, 21, 6] and v.share_low["flat"] < 0.5 < v.share_high["flat"]
+    # the stated p is the interval's dual: below 0.05 exactly when the interval excludes one half
+    for k in range(31):
+        row = claims.fig3_verdicts(trends.assign(mlp_below_attn=k / 30)).iloc[0]
+        assert (row.p_adj_share < 0.05) == (not row.share_low <= 0.5 <= row.share_high), k
     assert v.grows_with_depth.tolist() == [HOLDS, UNDETERMINED, FAILS]
     # a minority of layers is not a refutation when there are few of them: 8 of 18 is undetermined
     few = trends.assign(mlp_below_attn=[8 / 18] * 3, layers=18)
