@@ -756,12 +756,11 @@ def memory_needs(profile: str, chapters: list[str]) -> dict[str, float]:
     return {m: b / 1e9 for m, b in sizes.items()}
 
 
-def check(needs: list[Need], results: Path) -> list[str]:
-    """Problems that make the plan disagree with a finished build: planned sweep points not stored, stored sweep
-    points no chapter planned."""
-    problems = [f"{n.chapter}: {n.label}: {n.total - n.stored} of {n.total} planned points not stored"
-                for n in needs if n.kind == "sweep" and n.stored < n.total]  # fmt: skip
+def _planned_points(needs: list[Need], results: Path) -> dict[str, tuple[list[dict], list[dict]]]:
+    """Per sweep store of ``needs``: its stored records some chapter planned (a sweep point by key, or a point on a
+    confirmation's queries) and those none did. One matcher for :func:`check` and :func:`stored_compute`."""
     planner = Planner(results)
+    out = {}
     for store_name in {n.store for n in needs if n.kind == "sweep"}:
         store = planner.store(store_name)
         if store is None:
@@ -771,19 +770,41 @@ def check(needs: list[Need], results: Path) -> list[str]:
             if n.kind == "sweep" and n.store == store_name:
                 wanted |= planner.plan(n).wanted(_key)
         confirm = [n.extra for n in needs if n.kind == "confirmation"]
+        used, unused = [], []
         for r in store.records():
-            if store.key(r) in wanted or any(
-                r.get("model") == e["model"]
-                and r.get("task") == e["task"]
-                and r.get("split") == "test"
-                and r.get("n") == e["n"]
-                for e in confirm
-            ):
-                continue  # fmt: skip
-            problems.append(f"{store_name}: a stored point no chapter planned: {r.get('model')}/{r.get('task')} "
-                            f"{r.get('split')} n={r.get('n')} shots={r.get('shots')} layer {r.get('layer')} "
-                            f"{r.get('module')} xi={r.get('clip_rate')}")  # fmt: skip
+            on_confirmation = any(
+                r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("split") == "test"
+                and r.get("n") == e["n"] for e in confirm
+            )  # fmt: skip
+            (used if store.key(r) in wanted or on_confirmation else unused).append(r)
+        out[store_name] = (used, unused)
+    return out
+
+
+def check(needs: list[Need], results: Path) -> list[str]:
+    """Problems that make the plan disagree with a finished build: planned sweep points not stored, stored sweep
+    points no chapter planned."""
+    problems = [f"{n.chapter}: {n.label}: {n.total - n.stored} of {n.total} planned points not stored"
+                for n in needs if n.kind == "sweep" and n.stored < n.total]  # fmt: skip
+    for store_name, (_, unused) in _planned_points(needs, results).items():
+        problems += [f"{store_name}: a stored point no chapter planned: {r.get('model')}/{r.get('task')} "
+                     f"{r.get('split')} n={r.get('n')} shots={r.get('shots')} layer {r.get('layer')} "
+                     f"{r.get('module')} xi={r.get('clip_rate')}" for r in unused]  # fmt: skip
     return problems
+
+
+def stored_compute(needs: list[Need], results: Path) -> tuple[float, float]:
+    """Seconds of compute the stored points the plan uses took when they were computed (their records' own
+    ``seconds``), and the part of it on held-out test queries (the confirmation sets): what a cold build of these
+    points costs on the machine that computed them, whether or not this build computed them itself. Points no
+    chapter plans (left by earlier parameters) are not counted."""
+    total = confirmation = 0.0
+    for used, _ in _planned_points(needs, results).values():
+        for r in used:
+            seconds = float(r.get("seconds") or 0)
+            total += seconds
+            confirmation += seconds if r.get("split") == "test" else 0.0
+    return total, confirmation
 
 
 def competing_processes(build_pid: int | None, threshold: float = 50.0) -> list[str]:

@@ -191,3 +191,27 @@ def test_an_algorithm1_confirmation_plans_nothing_when_the_search_kept_the_unpru
     store.append({**run, "best_clip_rate": 0.0})
     kept = Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e))
     assert (kept.total, kept.stored, kept.seconds) == (0, 0, 0.0)
+
+
+def test_stored_compute_counts_the_points_the_plan_uses_and_not_what_earlier_parameters_left(checkpoint, tmp_path):
+    """The README's compute figure: the records' own seconds of the points the plan uses (their test-split share
+    apart), whether this build computed them or found them; a point left by other parameters (another n) is the one
+    `check` reports and is not counted."""
+    from svd_icl.plan import check, stored_compute
+    from svd_icl.results import ResultStore
+    from svd_icl.sweep import KEY_FIELDS
+
+    need = _need(checkpoint, split="validation", n=8)  # a search: validation queries
+    run_sweep(tiny_model("llama"), tiny_tokenizer(), need.config, tmp_path / "sweeps.jsonl", progress=False)
+    store = ResultStore(tmp_path / "sweeps.jsonl", KEY_FIELDS)
+    seconds = sum(float(r["seconds"]) for r in store.records())
+    assert seconds > 0
+    needs = [Planner(tmp_path).evaluate(need)]
+    assert stored_compute(needs, tmp_path) == (seconds, 0.0) and check(needs, tmp_path) == []
+    stale = {**store.records()[0], "n": 99, "split": "test", "seconds": 1000.0}  # left by earlier parameters
+    store.append(stale)
+    needs = [Planner(tmp_path).evaluate(need)]
+    assert stored_compute(needs, tmp_path) == (seconds, 0.0)
+    assert any("no chapter planned" in p and "n=99" in p for p in check(needs, tmp_path))
+    test_need = Need("ch", "c", "confirmation", extra={"model": stale["model"], "task": "sst2", "n": 99})
+    assert stored_compute(needs + [test_need], tmp_path) == (seconds + 1000.0, 1000.0)  # a confirmation's point
