@@ -825,6 +825,25 @@ def competing_processes(build_pid: int | None, threshold: float = 50.0) -> list[
     return busy
 
 
+class Pace:
+    """The ETA of the work left: the plan's estimate, rescaled by the pace measured so far once 5% of the estimated
+    work is done. The pace is measured from the last moment nothing had been done yet, not from the build's start:
+    chapters whose points are all stored take minutes of replotting and no planned compute, and counting them
+    would inflate the ETA of a warm build many times over."""
+
+    def __init__(self, first: float, now: float):
+        self.first, self.idle_until = first, now
+
+    def eta(self, left: float, now: float) -> float:
+        done = self.first - left
+        if done <= 0:
+            self.idle_until = now  # still nothing done: the clock of the pace starts later
+            return left
+        if done < 0.05 * self.first:
+            return left
+        return left * (now - self.idle_until) / done
+
+
 def watch(profile: str, results: Path, interval: float, current: Path | None, build_pid: int | None = None) -> None:
     """Print one progress line every ``interval`` seconds until killed: the chapter running, its points stored /
     needed, the whole book's, elapsed time and the ETA (the plan's estimate of what is left, rescaled by the pace
@@ -834,7 +853,7 @@ def watch(profile: str, results: Path, interval: float, current: Path | None, bu
     chapters = toc_chapters()
     planner = Planner(results)
     start = time.time()
-    first = sum(n.seconds for n in build_plan(profile, results, chapters, planner))
+    pace = Pace(sum(n.seconds for n in build_plan(profile, results, chapters, planner)), start)
     for proc in psutil.process_iter():  # the first cpu_percent call of a process only starts its counter
         try:
             proc.cpu_percent()
@@ -845,13 +864,12 @@ def watch(profile: str, results: Path, interval: float, current: Path | None, bu
         needs = build_plan(profile, results, chapters, planner)
         left = sum(n.seconds for n in needs)
         elapsed = time.time() - start
-        done = first - left
-        rate = elapsed / done if done > 0.05 * first else 1.0  # the measured pace once 5% is done
+        eta = pace.eta(left, time.time())
         now = current.read_text().strip() if current and current.exists() else "?"
         mine = [n for n in needs if n.chapter == now]
         print(f"\n[build] {time.strftime('%H:%M')} {now}: {sum(n.stored for n in mine)}/{sum(n.total for n in mine)}"
               f" · book {sum(n.stored for n in needs)}/{sum(n.total for n in needs)} points"
-              f" · elapsed {_fmt_minutes(elapsed)} · ETA {_fmt_minutes(left * rate)}", flush=True)  # fmt: skip
+              f" · elapsed {_fmt_minutes(elapsed)} · ETA {_fmt_minutes(eta)}", flush=True)  # fmt: skip
         busy = competing_processes(build_pid)
         if busy:
             print(f"[build] warning: other processes share the {os.cpu_count()} cores and slow this build: "

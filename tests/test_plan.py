@@ -215,3 +215,17 @@ def test_stored_compute_counts_the_points_the_plan_uses_and_not_what_earlier_par
     assert any("no chapter planned" in p and "n=99" in p for p in check(needs, tmp_path))
     test_need = Need("ch", "c", "confirmation", extra={"model": stale["model"], "task": "sst2", "n": 99})
     assert stored_compute(needs + [test_need], tmp_path) == (seconds + 1000.0, 1000.0)  # a confirmation's point
+
+
+def test_the_eta_ignores_the_minutes_before_any_planned_work_was_done():
+    """A warm build replots stored chapters for minutes before its first missing point: that time is not the pace
+    of the work left (the ETA printed 258 min for about 115 min of work that way)."""
+    from svd_icl.plan import Pace
+
+    pace = Pace(first=6000.0, now=0.0)
+    assert pace.eta(6000.0, 300.0) == 6000.0  # five minutes of stored chapters: the plan's estimate stands
+    assert pace.eta(5900.0, 360.0) == 5900.0  # under 5% done: not measured yet
+    # 1200 s of work done in the 1200 s since the last sample with nothing done: the estimate was right
+    assert pace.eta(4800.0, 1500.0) == 4800.0
+    # twice as slow as estimated: the ETA doubles
+    assert Pace(6000.0, 0.0).eta(4800.0, 2400.0) == 9600.0
