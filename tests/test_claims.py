@@ -486,3 +486,35 @@ def test_depth_rule_comparison_uses_the_unpruned_points_for_a_rule_that_kept_the
     other["labels"] = [list(reversed(x)) for x in other["labels"]]
     with pytest.raises(ValueError, match="other queries"):
         claims.depth_rule_comparison([_case(_confirmation(0.8), other)])
+
+
+def test_first_queries_gives_the_verdicts_a_smaller_confirmation_would_give():
+    """Cutting stored points to their first n queries (nested prefixes of one permutation) recomputes what the
+    verdicts use; the sentence says which verdicts the set's size alone changes."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    labels = rng.integers(0, 2, n)
+    u = np.where(rng.random(n) < 0.8, labels, 1 - labels)  # 80% right
+    s = u.copy()
+    s[rng.permutation(n)[:120]] = labels[rng.permutation(n)[:120]]  # noise: some queries move either way
+    up = rng.permutation(np.flatnonzero(u != labels))[:90]
+    s[up] = labels[up]  # a real gain of about +4.5 points
+    rows = [{"model": "m", "task": "sst2", "role": role, "demo_seed": None, "labels": list(labels), "shots": 10,
+             "predictions": list(p), "accuracy": float((p == labels).mean()), "majority_rate": 0.5,
+             "clip_rate": xi, "layer": 0, "module": "mlp"}
+            for role, p, xi in (("unpruned", u, 0.0), ("selected", s, 0.5))]  # fmt: skip
+    zero = {**rows[0], "role": "zero_shot", "shots": 0, "predictions": list(labels * 0), "accuracy": 0.5}
+    points = pd.DataFrame(rows + [zero])
+    small = claims.first_queries(points, 100)
+    assert all(len(x) == 100 for x in small.labels) and small.n_eval.tolist() == [100] * 3
+    assert small.accuracy[0] == float((u[:100] == labels[:100]).mean())
+    assert small.majority_rate[0] == float(np.bincount(labels[:100]).max() / 100)
+    full_v = claims.confirmation_verdicts(points).iloc[0]
+    small_v = claims.confirmation_verdicts(small).iloc[0]
+    assert (full_v.outcome, small_v.outcome) == (HOLDS, UNDETERMINED) and small_v.n == 100
+    text = claims.describe_smaller_confirmation("m", 100, {"gain": full_v}, {"gain": small_v})
+    assert "The confirmation set's size alone changes *gain* (undetermined at n = 100, holds at n = 2000)" in text
+    same = claims.describe_smaller_confirmation("m", 100, {"gain": full_v}, {"gain": full_v})
+    assert same.endswith("The larger set changes no verdict here; it narrows the intervals.")
+    with pytest.raises(ValueError, match="n = 3000 exceeds a point scored on 2000 queries"):
+        claims.first_queries(points, 3000)

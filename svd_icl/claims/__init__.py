@@ -54,11 +54,12 @@ from svd_icl.claims.points import (
     collapsed,
     correctness,
     effect,
+    first_queries,
     point_tests,
 )
 from svd_icl.claims.precision import claim_outcomes, outcomes_by_dtype
 from svd_icl.claims.quantization import COMPARABLE, describe_confound, quantization_confound
-from svd_icl.claims.scale import describe_scale
+from svd_icl.claims.scale import describe_scale, describe_smaller_confirmation
 from svd_icl.claims.theorem1 import rank_story_verdict, theorem1_verdicts
 from svd_icl.claims.theorem2 import (
     assumption1_verdicts,
@@ -117,10 +118,12 @@ __all__ = [
     "describe_fig1",
     "describe_fig2",
     "describe_scale",
+    "describe_smaller_confirmation",
     "describe_trends",
     "describe_uniform_trends",
     "describe_variants",
     "effect",
+    "first_queries",
     "fig3_verdicts",
     "fig5_verdicts",
     "group_fields",

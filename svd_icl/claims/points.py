@@ -29,6 +29,34 @@ def correctness(record: dict | pd.Series) -> np.ndarray:
     return (np.asarray(record["predictions"]) == np.asarray(record["labels"])).astype(float)
 
 
+PER_QUERY = ("labels", "predictions", "scores")  # a stored point's fields with one entry per query
+
+
+def first_queries(points: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The same points scored on their first ``n`` queries only (per-query fields cut; accuracy, ``n_eval`` and the
+    majority rate recomputed). Query rows are nested prefixes of one seeded permutation
+    (:func:`svd_icl.tasks.query_rows`), so these are exactly the queries a confirmation of ``n`` scores: the
+    verdicts a smaller confirmation set would have given, without computing anything again."""
+    if n < 1:
+        raise ValueError(f"first_queries: n must be >= 1, got {n}")
+    short = [len(r) for r in points["labels"] if len(r) < n]
+    if short:
+        raise ValueError(f"first_queries: n = {n} exceeds a point scored on {min(short)} queries")
+
+    def cut(row: pd.Series) -> pd.Series:
+        row = row.copy()
+        for field in PER_QUERY:
+            if field in row.index and isinstance(row[field], (list, tuple, np.ndarray)):
+                row[field] = list(row[field])[:n]
+        labels = np.asarray(row["labels"])
+        row["accuracy"] = float((np.asarray(row["predictions"]) == labels).mean())
+        row["n_eval"] = n
+        row["majority_rate"] = float(np.bincount(labels[labels >= 0]).max() / len(labels))
+        return row
+
+    return points.apply(cut, axis=1)
+
+
 def baseline(task: str, majority_rate: float) -> float:
     """The rate an answer-ignoring model reaches: the larger of 1/K and always answering the majority label."""
     return max(1.0 / get_task(task).num_classes, float(majority_rate))

@@ -6,6 +6,7 @@ import pandas as pd
 
 from svd_icl.claims.points import (
     _pct,
+    case_evidence,
     effect,
 )
 
@@ -44,3 +45,23 @@ def describe_scale(
         f"{effect(pick)}."
     )
     return " ".join(lines)
+
+
+def describe_smaller_confirmation(name: str, n: int, full: dict[str, pd.Series], small: dict[str, pd.Series]) -> str:
+    """A generated sentence: each confirmed claim's verdict for model ``name`` on the whole confirmation set
+    (``full``: claim -> decided row) and on its first ``n`` queries (``small``, from
+    :func:`svd_icl.claims.points.first_queries`: exactly a confirmation of ``n``), and which verdicts the size alone
+    changes. A verdict that flips with the set's size is a result about power, stated as such."""
+    parts, flipped = [], []
+    for claim, row in full.items():
+        less = small[claim]
+        parts.append(case_evidence(less, f"*{claim}*"))
+        if less.outcome != row.outcome:
+            flipped.append(f"*{claim}* ({less.outcome} at n = {n}, {row.outcome} at n = {row.n})")
+    text = (
+        f"On the first {n} of these queries for {name} (exactly the rows a {n}-query confirmation scores: the query "
+        f"rows are nested prefixes of one seeded permutation), the same tests give: {'; '.join(parts)}. "
+    )
+    if flipped:
+        return text + "The confirmation set's size alone changes " + " and ".join(flipped) + "."
+    return text + "The larger set changes no verdict here; it narrows the intervals."
