@@ -131,6 +131,11 @@ def interval_p(interval: Interval, m: int = 1, null: float = 0.0) -> float:
     return float(min(1.0, m * 2 * norm.sf(abs(centre - null) / se)))
 
 
+def _fisher_z(rho: float) -> float:
+    """Fisher's z of a correlation, clipped short of +/-1 so that a perfect rank order stays finite."""
+    return float(np.arctanh(np.clip(rho, -0.9999999, 0.9999999)))
+
+
 def _rho_se(rho: float, n: int) -> float:
     """Standard error of Fisher's z of a Spearman rho over ``n`` pairs, Bonett and Wright's (2000)
     ``sqrt((1 + rho^2 / 2) / (n - 3))``: Pearson's ``1 / sqrt(n - 3)`` understates a rank correlation's spread."""
@@ -143,15 +148,14 @@ def rho_interval(rho: float, n: int, m: int = 1, alpha: float = ALPHA) -> tuple[
     """Simultaneous (1 - alpha/m) interval of a Spearman rho over ``n`` pairs (e.g. layers): Fisher's z with
     :func:`_rho_se`, back-transformed. Used where the pairs themselves are the sample (condition number against
     layer index); where each pair is a noisy estimate, resample instead (:func:`svd_icl.claims.fig4.condition_gain`)."""
-    z, half = np.arctanh(np.clip(rho, -0.9999999, 0.9999999)), norm.ppf(0.5 + family_level(m, alpha) / 2)
+    z, half = _fisher_z(rho), norm.ppf(0.5 + family_level(m, alpha) / 2)
     se = _rho_se(rho, n)
     return float(np.tanh(z - half * se)), float(np.tanh(z + half * se))
 
 
 def rho_p(rho: float, n: int, m: int = 1) -> float:
     """The adjusted p dual to :func:`rho_interval`: below ``alpha`` exactly when that interval excludes 0."""
-    z = np.arctanh(np.clip(rho, -0.9999999, 0.9999999))
-    return float(min(1.0, m * 2 * norm.sf(abs(z) / _rho_se(rho, n))))
+    return float(min(1.0, m * 2 * norm.sf(abs(_fisher_z(rho)) / _rho_se(rho, n))))
 
 
 def detectable_effect(a: np.ndarray, b: np.ndarray, m: int = 1, alpha: float = ALPHA, power: float = POWER) -> float:
