@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from svd_icl.outcomes import Outcome
 from svd_icl.stats import wilson_interval
 from svd_icl.tasks import get_task
 
@@ -112,13 +113,13 @@ def describe_algorithm1(task: str, ours: pd.DataFrame) -> str:
             f" ({r.outcome})"
             for r in g.itertuples()
         )
-        if (g.outcome == "holds").all():
+        if (g.outcome == Outcome.HOLDS).all():
             verdict = "a significant gain for every seed"
-        elif (g.outcome == "holds").any():
+        elif (g.outcome == Outcome.HOLDS).any():
             verdict = "a significant gain for some seeds only"
         elif (g.optimal_xi == 0).all():
             verdict = "no change (the validation search kept clip rate 0)"
-        elif (g.outcome == "does not hold").any():
+        elif (g.outcome == Outcome.FAILS).any():
             verdict = "a significant loss for some seed"
         else:
             verdict = "no change distinguishable from noise"
@@ -127,10 +128,10 @@ def describe_algorithm1(task: str, ours: pd.DataFrame) -> str:
             f"{model} {module} (layer {layers}, ξ* = {rates}): {level}; {outcomes}; Algorithm 1 gives {verdict}"
         )
     text = f"**{task}** (m = {int(ours.m.iloc[0])} runs in the Holm family): " + "; ".join(parts) + "."
-    floor = np.maximum(ours.chance, ours.majority_rate)
-    if (ours.accuracy_unpruned <= floor + 0.05).any():
+    if (ours.outcome == Outcome.NOT_INFORMATIVE).any():
         text += (
-            f" The unpruned accuracy is within 5 points of the majority-class rate ({ours.majority_rate.iloc[0]:.0%}) "
-            "or below it, so a gain may only undo a degenerate answer pattern."
+            " Some runs' unpruned accuracy is not shown above the answer-ignoring rate (majority-class rate "
+            f"{ours.majority_rate.iloc[0]:.0%}): they are not informative, a gain there may only undo a degenerate "
+            "answer pattern."
         )
     return text

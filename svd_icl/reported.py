@@ -47,3 +47,15 @@ def algorithm1_reported() -> pd.DataFrame:
     cols = ["task", "model", "layer", "module", "optimal_xi", "test_unpruned", "test_pruned"]
     frame = pd.DataFrame(_TABLES_2_TO_8, columns=cols)
     return frame.assign(change=frame.test_pruned - frame.test_unpruned, source="reported in the paper")
+
+
+def paper_margin(task: str, module: str | None = None) -> float | None:
+    """The smallest positive test change the paper reports for ``task`` (and ``module``: "attn" or "mlp"; None:
+    either) in Tables 2-8, or None where it reports none: a refutation of a gain must exclude this too
+    (:func:`svd_icl.claims.core.refutation_margin`), or the paper's own table would "not hold"."""
+    frame = algorithm1_reported()
+    rows = frame[frame.task == task]
+    if module is not None:
+        rows = rows[rows.module == str(module).upper()]
+    positive = rows.change[rows.change > 0]
+    return float(positive.min()) if len(positive) else None

@@ -12,52 +12,45 @@ from pathlib import Path
 
 import pandas as pd
 
-from svd_icl.claims.core import PARTLY, REFUTED, REPRODUCED, STATUS_UNDETERMINED, STATUSES
+from svd_icl.claims.core import REFUTED, REPRODUCED, STATUS_UNDETERMINED, Status
+from svd_icl.claims.records import Claim
 
 
-def status(flags: list[bool]) -> str:
-    """The status of a deterministic check (no sampling of queries: an identity, a bound on given weights):
-    every case true -> reproduced; some -> partly; none -> not reproduced (a false case is a counterexample)."""
-    flags = [bool(f) for f in flags]
-    if flags and all(flags):
-        return REPRODUCED
-    return PARTLY if any(flags) else REFUTED
-
-
-def record(results_dir: str | Path, chapter: str, claims: list[dict]) -> pd.DataFrame:
-    """Save ``claims`` (dicts with claim, paper, status, evidence) for ``chapter``; returns them as a table.
-
-    A claim that is a control of one of the paper's mechanisms names it: ``control`` (what the control does, e.g.
-    "shape-matched null") and ``control_of`` (the ``claim`` text of the mechanism, recorded by any chapter), and is
-    phrased so that *reproduced* means the mechanism survives the control (:func:`controls`)."""
-    for c in claims:
-        if c.get("status") not in STATUSES:
-            raise ValueError(f"status {c.get('status')!r} not one of {STATUSES}")
-        if ("control" in c) != ("control_of" in c):
-            raise ValueError(f"claim {c.get('claim')!r}: a control needs both 'control' and 'control_of'")
+def record(results_dir: str | Path, chapter: str, claims: list[Claim]) -> pd.DataFrame:
+    """Save the chapter's typed claims (:class:`svd_icl.claims.records.Claim`, built in :mod:`svd_icl.chapters`) to
+    its verdict file; returns them as a table. Ids must be unique within the chapter; a control names the ids of the
+    claims whose mechanism it tests (:func:`controls`)."""
+    ids = [c.id for c in claims]
+    if len(set(ids)) < len(ids):
+        raise ValueError(f"{chapter}: claim ids repeat: {sorted(i for i in set(ids) if ids.count(i) > 1)}")
     path = Path(results_dir) / "verdicts" / f"{chapter}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(claims, indent=1))
-    return pd.DataFrame(claims)
+    path.write_text(json.dumps([c.to_dict() for c in claims], indent=1))
+    return pd.DataFrame([c.to_dict() for c in claims])
+
+
+def load(results_dir: str | Path, chapter: str) -> list[Claim]:
+    """A chapter's recorded claims, typed again (empty when the chapter has not run)."""
+    path = Path(results_dir) / "verdicts" / f"{chapter}.json"
+    return [Claim.from_dict(d) for d in json.loads(path.read_text())] if path.exists() else []
 
 
 def collect(results_dir: str | Path, chapters: list[str]) -> pd.DataFrame:
-    """All recorded claims, in chapter order; chapters that recorded nothing are listed as missing."""
+    """All recorded claims, in chapter order, one row each (status and counts derived from the cases when read);
+    chapters that recorded nothing are listed as missing."""
     rows = []
     for chapter in chapters:
         path = Path(results_dir) / "verdicts" / f"{chapter}.json"
         if not path.exists():
-            rows.append(
-                {"chapter": chapter, "claim": "(chapter not run)", "paper": "", "status": "missing", "evidence": ""}
-            )
+            rows.append({"chapter": chapter, "id": f"{chapter}-missing", "claim": "(chapter not run)", "paper": "",
+                         "status": "missing", "counts": "", "evidence": "", "control_of": []})  # fmt: skip
             continue
-        rows += [{"chapter": chapter, **c} for c in json.loads(path.read_text())]
+        rows += [{"chapter": chapter, **c.to_dict()} for c in load(results_dir, chapter)]
     return pd.DataFrame(rows)
 
 
 STATUS_STYLE = {
     "reproduced": ("✔", "#1a7f37"),
-    "partly": ("◐", "#9a6700"),
     "not reproduced": ("✘", "#cf222e"),
     "undetermined": ("…", "#57606a"),
     "missing": ("?", "#57606a"),
@@ -74,7 +67,8 @@ def claims_html(table: pd.DataFrame, links: dict[str, str]) -> str:
             {
                 "Claim": html.escape(str(r.claim)),
                 "Paper": html.escape(str(r.paper)),
-                "Status": f'<span class="status" style="color:{colour}">{symbol}&nbsp;{html.escape(r.status)}</span>',
+                "Status": f'<span class="status" style="color:{colour}">{symbol}&nbsp;{html.escape(r.status)}</span>'
+                + (f"<br><small>{html.escape(str(r.counts))}</small>" if getattr(r, "counts", "") else ""),
                 "Evidence": html.escape(str(r.evidence)),
                 "Chapter": f'<a href="{html.escape(links[r.chapter])}">{html.escape(r.chapter)}</a>',
             }
@@ -104,15 +98,17 @@ def _cell(text: object) -> str:
 
 def record_markdown(results_dir: str | Path, chapters: list[str], timings: dict[str, float], header: str) -> str:
     """The README's reproduction record, from a build's verdict files (:func:`record`) and its per-chapter wall
-    times: a count by status, then one row per claim (chapter, paper, status, the chapter's own evidence) and one
-    row per chapter's time. Nothing in it is typed by hand, so it cannot disagree with the build it names."""
+    times: a count by status, then one row per claim (chapter, paper, status with its case counts, the chapter's own
+    evidence) and one row per chapter's time. Nothing in it is typed by hand, so it cannot disagree with the build
+    it names."""
     table = collect(results_dir, chapters)
     counts = table.status.value_counts()
-    summary = ", ".join(f"{counts[s]} {s}" for s in (*STATUSES, "missing") if s in counts)
+    summary = ", ".join(f"{counts[s]} {s}" for s in (*[str(x) for x in Status], "missing") if s in counts)
     lines = [header, "", f"**{len(table)} claims: {summary}.**", ""]
     lines += ["| Chapter | Claim | Paper | Status | Evidence (generated by the chapter) |", "|---|---|---|---|---|"]
     lines += [
-        f"| {r.chapter} | {_cell(r.claim)} | {_cell(r.paper)} | **{r.status}** | {_cell(r.evidence)} |"
+        f"| {r.chapter} | {_cell(r.claim)} | {_cell(r.paper)} | **{r.status}** ({_cell(r.counts)}) "
+        f"| {_cell(r.evidence)} |"
         for r in table.itertuples()
     ]
     lines += ["", "Which of the paper's mechanisms survive the book's controls (from the same verdict files):", ""]
@@ -125,7 +121,6 @@ def record_markdown(results_dir: str | Path, chapters: list[str], timings: dict[
 # What a control's status says about the mechanism it tests (a control claim reads "the mechanism survives X").
 SURVIVES = {
     REPRODUCED: "survives",
-    PARTLY: "survives in some cases",
     REFUTED: "does not survive",
     STATUS_UNDETERMINED: "undetermined",
     "missing": "not run",
@@ -133,22 +128,25 @@ SURVIVES = {
 
 
 def controls(table: pd.DataFrame) -> pd.DataFrame:
-    """Per control recorded by the chapters (claims with ``control_of``): the mechanism it tests with that claim's
-    own status, the control and its status, and whether the mechanism survives it (:data:`SURVIVES`). A mechanism
-    whose own status is not reproduced or undetermined has little for a control to explain; the ``note`` says so,
-    and says when no chapter recorded the mechanism (a profile that skips it, or a renamed claim): the control is
-    listed all the same, never dropped."""
+    """Per control recorded by the chapters (claims with ``control_of``, ids of the claims they test): the
+    mechanism it tests with that claim's own status, the control and its status with its counts, and whether the
+    mechanism survives it (:data:`SURVIVES`). A mechanism whose own status is not reproduced or undetermined has
+    little for a control to explain; the ``note`` says so, and says when no chapter recorded the mechanism (a
+    profile that skips it): the control is listed all the same, never dropped."""
     if "control_of" not in table:
         return pd.DataFrame(columns=["mechanism", "mechanism_status", "control", "status", "survives", "note"])
-    statuses = dict(zip(table.claim, table.status))
+    statuses = dict(zip(table.id, table.status))
+    texts = dict(zip(table.id, table.claim))
     rows = []
-    for r in table[table.control_of.notna()].itertuples():
-        for mechanism in r.control_of if isinstance(r.control_of, list) else [r.control_of]:
-            own = statuses.get(mechanism, "missing")
+    for r in table[table.control_of.map(lambda c: isinstance(c, list) and len(c) > 0)].itertuples():
+        for mechanism_id in r.control_of:
+            own = statuses.get(mechanism_id, "missing")
+            mechanism = texts.get(mechanism_id, mechanism_id)
             note = (f"the mechanism itself is {own} here" if own in (REFUTED, STATUS_UNDETERMINED)
                     else "no chapter recorded the mechanism in this build" if own == "missing" else "")  # fmt: skip
             rows.append({"mechanism": mechanism, "mechanism_status": own, "control": r.control, "status": r.status,
-                         "survives": SURVIVES[r.status], "note": note, "chapter": r.chapter})  # fmt: skip
+                         "counts": r.counts, "survives": SURVIVES[r.status], "note": note,
+                         "chapter": r.chapter})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -167,7 +165,7 @@ def controls_markdown(table: pd.DataFrame) -> str:
     lines = [f"**{_survival_counts(c)}.**", "", "| Mechanism (status) | Control | Mechanism survives it |",
              "|---|---|---|"]  # fmt: skip
     lines += [
-        f"| {_cell(r.mechanism)} (**{r.mechanism_status}**) | {_cell(r.control)} | **{r.survives}**"
+        f"| {_cell(r.mechanism)} (**{r.mechanism_status}**) | {_cell(r.control)} | **{r.survives}** ({r.counts})"
         + (f" ({_cell(r.note)})" if r.note else "") + " |"
         for r in c.itertuples()
     ]
@@ -200,17 +198,19 @@ def controls_html(table: pd.DataFrame) -> str:
 
 
 def effects(results_dir: str | Path, chapters: list[str]) -> pd.DataFrame:
-    """The quantitative effects the chapters recorded beside their claims (a claim's ``effects``: one dict per case
-    with ``case``, ``difference``, ``low``, ``high`` (simultaneous interval), ``outcome``, ``margin`` and
-    ``reported``, the paper's value or None), one row each, in chapter order: what the summary's forest plot shows."""
+    """The quantitative effects the chapters recorded with their cases (a case's ``effect``: the difference with
+    its simultaneous interval, the margin it was decided against, the paper's value or None, the shots), one row per
+    case, in chapter order: what the summary's forest plot shows."""
     rows = []
-    table = collect(results_dir, chapters)
-    for r in table.to_dict("records"):
-        for e in r.get("effects") if isinstance(r.get("effects"), list) else []:
-            short = str(r.get("short") or r["claim"].split("(")[0].strip())[:48]
-            rows.append({"chapter": r["chapter"], "claim": r["claim"], "claim_short": short, **e})
-    cols = ["chapter", "claim", "claim_short", "case", "difference", "low", "high", "outcome", "margin", "reported",
-            "shots"]  # fmt: skip
+    for chapter in chapters:
+        for c in load(results_dir, chapter):
+            short = (c.short or c.text.split("(")[0].strip())[:48]
+            for case in c.cases:
+                if case.effect is not None:
+                    rows.append({"chapter": chapter, "claim": c.text, "claim_id": c.id, "claim_short": short,
+                                 "case": case.name, "outcome": str(case.outcome), **vars(case.effect)})  # fmt: skip
+    cols = ["chapter", "claim", "claim_id", "claim_short", "case", "difference", "low", "high", "outcome", "margin",
+            "reported", "shots"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -218,14 +218,14 @@ def describe_gains(measured: pd.DataFrame) -> str:
     """What the book's confirmed gains have in common, from :func:`effects` rows: how many cases of a claimed gain
     each outcome has, which hold (with their intervals and shot numbers), and whether every one that holds was
     measured without demonstrations, where a gain cannot be better *in-context* learning."""
-    from svd_icl.claims.core import DEGENERATE, FAILS, HOLDS, UNDETERMINED
+    from svd_icl.claims.core import FAILS, HOLDS, NOT_INFORMATIVE, UNDETERMINED
 
     if measured.empty:
         return "No chapter recorded a confirmed effect."
     counts = measured.outcome.value_counts()
-    words = {HOLDS: ("holds", "hold"), DEGENERATE: ("is a recovery from a degenerate prompt", "are recoveries from a "
-             "degenerate prompt"), FAILS: ("does not hold", "do not hold"), UNDETERMINED: ("is undetermined",
-             "are undetermined")}  # fmt: skip
+    words = {HOLDS: ("holds", "hold"), NOT_INFORMATIVE: ("is not informative (a degenerate reference prompt)",
+             "are not informative (a degenerate reference prompt)"), FAILS: ("does not hold", "do not hold"),
+             UNDETERMINED: ("is undetermined", "are undetermined")}  # fmt: skip
     parts = [f"{int(counts.get(o, 0))} {w[int(counts.get(o, 0)) != 1]}" for o, w in words.items()]
     text = f"Of the {len(measured)} confirmed cases on this page, " + ", ".join(parts[:-1]) + f" and {parts[-1]}."
     holds = measured[measured.outcome == HOLDS]

@@ -26,8 +26,8 @@ from svd_icl.svd import DEFAULT_CLIP_RATES, check_clip_rate
 from svd_icl.tasks import DEMO_ORDERS, check_count, get_task, prepare
 
 KEY_FIELDS = (
-    "format", "model", "task", "split", "n", "shots", "seed", "demo_seed", "order", "label_words", "prompt", "scoring",
-    "dtype", "device", "layer", "module", "clip_rate",
+    "format", "model", "task", "split", "n", "offset", "shots", "seed", "demo_seed", "demo_set", "order", "label_words",
+    "prompt", "scoring", "dtype", "device", "layer", "module", "clip_rate",
 )  # fmt: skip
 
 
@@ -53,6 +53,8 @@ class SweepConfig:
     order: str = "shuffled"
     label_words: tuple[str, ...] | None = None
     demo_seed: int | None = None  # None: the demonstrations of ``seed``; else other draws over the same queries
+    demo_set: int | None = None  # a confirmation's fresh demonstration set (svd_icl.tasks.confirmation_set)
+    offset: int = 0  # test rows skipped before the ``n`` scored (a confirmation's query block)
     bos: bool | None = None  # None: the book's (BOS exactly when the tokenizer adds one); True/False force it
     separator: str = "\n"  # what follows each demonstration (the prompt-format control tries "\n\n")
 
@@ -78,6 +80,12 @@ class SweepConfig:
         check_count("batch_size", self.batch_size, 1, optional=False)
         check_count("seed", self.seed, 0, optional=False)
         check_count("demo_seed", self.demo_seed, 0)
+        check_count("demo_set", self.demo_set, 0)
+        check_count("offset", self.offset, 0, optional=False)
+        if self.demo_seed is not None and self.demo_set is not None:
+            raise ValueError(f"give demo_seed ({self.demo_seed}) or demo_set ({self.demo_set}), not both")
+        if self.offset and self.split != "test":
+            raise ValueError(f"offset {self.offset}: only test rows come in blocks; use split='test' or offset 0")
         check_separator(self.separator)
         if self.order not in DEMO_ORDERS:
             raise ValueError(f"order {self.order!r} not one of {', '.join(DEMO_ORDERS)}")
@@ -127,9 +135,11 @@ def _common(config: SweepConfig, dtype: str, device: str) -> dict:
         "task": config.task,
         "split": config.split,
         "n": config.n,
+        "offset": config.offset or None,  # None at 0: points stored before blocks existed keep their keys
         "shots": config.resolved_shots,
         "seed": config.seed,
         "demo_seed": config.demo_seed,
+        "demo_set": config.demo_set,
         "order": config.order,
         "label_words": "/".join(config.words),
         "dtype": dtype,
@@ -261,6 +271,8 @@ def prompt_plan(
         data_root=config.data_root,
         order=config.order,
         demo_seed=config.demo_seed,
+        demo_set=config.demo_set,
+        offset=config.offset,
     )
     prompts = encode(data, config.split, tokenizer, config.label_words, config.bos, config.separator)
     common = {

@@ -25,6 +25,7 @@ Choices where the paper is silent or the authors' code differs (each is a field 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -59,6 +60,7 @@ class Task:
     normalize: Callable[[pd.DataFrame], pd.DataFrame] = field(default=lambda df: df)
     metric: str = "accuracy"  # what the paper reports
     fields: tuple[str, ...] = ()  # fields every data row must have (Hugging Face names), besides "label"
+    dedupe: str | None = None  # a text field whose test rows must not nest with other rows (GLUE phrase fragments)
 
     @property
     def num_classes(self) -> int:
@@ -94,6 +96,7 @@ TASKS: dict[str, Task] = {
             validation=SplitRule("train", True, 8000),
             test=SplitRule("train", True),
             fields=("sentence",),
+            dedupe="sentence",  # GLUE's SST-2 train rows are parse-tree fragments: one is often inside another
         ),
         Task(
             "agnews",
@@ -350,30 +353,65 @@ def check_count(name: str, value: int | None, minimum: int, optional: bool = Tru
     return int(value)
 
 
-def query_rows(
-    task: str,
-    seed: int = 0,
-    n_validation: int | None = None,
-    n_test: int | None = None,
-    data_root: str | os.PathLike | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(demonstration pool, validation rows, test rows) for ``(task, seed)``, independent of shots and order.
+# Train rows reserved, per class, for the confirmation's fresh demonstration sets (svd_icl.confirm): carved from
+# the *end* of the shuffled rows left after the demonstration pool, so every validation and test row keeps its
+# position (query rows stay nested prefixes), and never more than a quarter of a class's remaining rows.
+CONFIRM_POOL_PER_CLASS = 160
 
-    Drawn from their own random stream: the rows a run is scored on depend only on the task, the seed and the
-    subsample sizes, so settings that differ in shots, demonstration order, label words or template are compared
-    on the same queries. Train rows used for queries are never in the demonstration pool.
-    """
+
+def _carve(rest: pd.DataFrame, task: Task) -> pd.Index:
+    """The confirmation pool's rows: the last ``CONFIRM_POOL_PER_CLASS`` rows of each class in ``rest``'s order
+    (the last ``2 x`` that many for a choice task), at most a quarter of the class."""
+    groups = [rest.index] if task.kind == "choice" else [rest.index[rest.label == c] for c in range(task.num_classes)]
+    per = 2 * CONFIRM_POOL_PER_CLASS if task.kind == "choice" else CONFIRM_POOL_PER_CLASS
+    taken = [g[len(g) - min(per, len(g) // 4):] for g in groups]
+    return pd.Index(np.concatenate([t.to_numpy() for t in taken])) if taken else pd.Index([])
+
+
+def _spans(words: list[str]) -> set[str]:
+    return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
+
+
+def _non_nested(rows: pd.DataFrame, seen: pd.DataFrame, field: str, needed: int | None) -> pd.DataFrame:
+    """The first ``needed`` (None: all) of ``rows``, in order, whose ``field`` (as words) neither lies inside nor
+    contains the text of a row of ``seen`` or of an earlier row of ``rows``: GLUE's SST-2 train split holds phrases
+    cut from the same parse trees, and a query inside a demonstration or a search row is not held out. Prefix-stable:
+    the first k kept rows do not depend on ``needed``."""
+    full, inside = set(), set()  # texts seen; every word span of a text seen
+
+    def add(words: list[str]) -> None:
+        full.add(" ".join(words))
+        inside.update(_spans(words))
+
+    for text in seen[field]:
+        add(str(text).split())
+    keep = []
+    for i, text in enumerate(rows[field]):
+        words = str(text).split()
+        if " ".join(words) in inside or not full.isdisjoint(_spans(words)):
+            continue
+        keep.append(i)
+        add(words)
+        if needed is not None and len(keep) >= needed:
+            break
+    return rows.iloc[keep]
+
+
+@functools.lru_cache(maxsize=16)
+def _roles(task: str, seed: int, data_root: str | None) -> tuple[pd.DataFrame, ...]:
+    """(demonstration pool, validation rows, test rows, confirmation pool) of ``(task, seed)`` at full size, in their
+    seeded order; cached because every sweep and every demonstration set of a confirmation asks again."""
     t = get_task(task)
-    n_validation = check_count("n_validation", n_validation, 1)
-    n_test = check_count("n_test", n_test, 1)
     rng, _ = _streams(seed)
     train = load_split(t.name, "train", data_root)
     pool = demonstration_pool(train, t, rng)
     rest = train.drop(index=pool)
     rest = rest.iloc[rng.permutation(len(rest))]
+    carved = _carve(rest, t)
+    rest = rest.drop(index=carved)
     taken = 0
 
-    def take(rule: SplitRule, n: int | None, role: str) -> pd.DataFrame:
+    def take(rule: SplitRule, role: str) -> pd.DataFrame:
         nonlocal taken
         if rule.from_train_rest:
             available = rest.iloc[taken:]
@@ -391,13 +429,129 @@ def query_rows(
                 f"{' rows left after the demonstration pool and validation' if rule.from_train_rest else ''}, "
                 f"and the train split has only {len(train)} rows"
             )
-        if n is not None:
-            rows = rows.iloc[:n]
-        return rows.reset_index(drop=True)
+        return rows
 
-    validation = take(t.validation, n_validation, "validation")
-    test = take(t.test, n_test, "test")
-    return train.loc[pool], validation, test
+    validation = take(t.validation, "validation")
+    test = take(t.test, "test")
+    return train.loc[pool], validation, test, train.loc[carved]
+
+
+@functools.lru_cache(maxsize=64)
+def _test_rows(task: str, seed: int, data_root: str | None, needed: int | None) -> pd.DataFrame:
+    pool, validation, test, carved = _roles(task, seed, data_root)
+    field = get_task(task).dedupe
+    if field is None:
+        return test if needed is None else test.iloc[:needed]
+    return _non_nested(test, pd.concat([validation, pool, carved]), field, needed)
+
+
+def query_rows(
+    task: str,
+    seed: int = 0,
+    n_validation: int | None = None,
+    n_test: int | None = None,
+    data_root: str | os.PathLike | None = None,
+    offset: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(demonstration pool, validation rows, test rows) for ``(task, seed)``, independent of shots and order.
+
+    Drawn from their own random stream: the rows a run is scored on depend only on the task, the seed and the
+    subsample sizes, so settings that differ in shots, demonstration order, label words or template are compared
+    on the same queries. Train rows used for queries are never in the demonstration pool or the confirmation pool
+    (:func:`confirmation_pool`). ``offset`` skips the first test rows: a confirmation scores each demonstration set
+    on its own block ``[offset, offset + n_test)``. A task with a ``dedupe`` field keeps only test rows that do not
+    nest with a search row, a pool row or an earlier test row.
+    """
+    t = get_task(task)
+    n_validation = check_count("n_validation", n_validation, 1)
+    n_test = check_count("n_test", n_test, 1)
+    offset = check_count("offset", offset, 0, optional=False)
+    root = None if data_dir(data_root) is None else str(data_dir(data_root))
+    pool, validation, _, _ = _roles(t.name, seed, root)
+    test = _test_rows(t.name, seed, root, None if n_test is None else offset + n_test)
+    test = test.iloc[offset:] if n_test is None else test.iloc[offset : offset + n_test]
+    if test.empty:
+        raise ValueError(f"{t.name}: no test rows from offset {offset}: the test split has fewer rows")
+    if n_validation is not None:
+        validation = validation.iloc[:n_validation]
+    return pool.copy(), validation.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def confirmation_pool(task: str, seed: int = 0, data_root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Train rows the confirmation's demonstration sets are drawn from: the carved rows (:func:`_carve`) and the
+    demonstration pool's rows; in none of them is a validation or test row."""
+    root = None if data_dir(data_root) is None else str(data_dir(data_root))
+    pool, _, _, carved = _roles(get_task(task).name, seed, root)
+    return pd.concat([carved, pool])
+
+
+def _search_demonstrations(pool: pd.DataFrame, task: Task, shots: int, demo_seed: int, order: str) -> list[int]:
+    """Row indices of the demonstrations ``demo_seed`` draws from ``pool`` (the search's prompt when it is the seed)."""
+    _, rng = _streams(demo_seed)
+    if task.kind == "choice":
+        if shots > len(pool):
+            raise ValueError(f"{task.name}: {shots} shots asked, but the demonstration pool has {len(pool)} rows")
+        return [int(i) for i in rng.permutation(pool.index.to_numpy())[:shots]]
+    return balanced_demonstrations(pool, shots, task.num_classes, rng, order)
+
+
+def _per_class(shots: int, task: Task) -> list[int]:
+    """How many of ``shots`` balanced demonstrations each class gets (class i % K for the i-th): one group for a
+    choice task."""
+    if task.kind == "choice":
+        return [shots]
+    return [len(range(c, shots, task.num_classes)) for c in range(task.num_classes)]
+
+
+def confirmation_set(
+    task: str, shots: int, seed: int, index: int, data_root: str | os.PathLike | None = None, order: str = "shuffled"
+) -> tuple[list[int], bool]:
+    """Row indices (into the train split) of the ``index``-th fresh demonstration set of a confirmation, and whether
+    it is disjoint from every earlier set.
+
+    Drawn from :func:`confirmation_pool` without the search's own demonstrations (``seed``'s at ``shots``), class by
+    class from one seeded permutation cut into consecutive chunks, so sets are disjoint from the search's prompt and
+    from each other while the pool allows. Once a class runs out (CB's train split has 16 'neutral' rows), each
+    further set draws that class's rows at random from the pool: its sets overlap, and the record says how many are
+    disjoint (:func:`disjoint_sets`).
+    """
+    t = get_task(task)
+    check_count("index", index, 0, optional=False)
+    pool = confirmation_pool(t.name, seed, data_root)
+    search_pool, _, _ = query_rows(t.name, seed, 1, 1, data_root)
+    exclude = set(_search_demonstrations(search_pool, t, shots, seed, order))
+    pool = pool.drop(index=[i for i in exclude if i in pool.index])
+    groups = [pool.index.to_numpy()] if t.kind == "choice" else [
+        pool.index[pool.label == c].to_numpy() for c in range(t.num_classes)]  # fmt: skip
+    perm_seq, set_seq = np.random.SeedSequence(seed).spawn(3)[2].spawn(2)
+    rng = np.random.default_rng(perm_seq)
+    orders = [rng.permutation(np.sort(g)) for g in groups]
+    set_rng = np.random.default_rng(set_seq.spawn(index + 1)[index])
+    picked, disjoint = [], True
+    for rows, k in zip(orders, _per_class(shots, t)):
+        if k > len(rows):
+            raise ValueError(f"{t.name}: a class has {len(rows)} rows in the confirmation pool; {shots} balanced "
+                             f"shots need {k}")  # fmt: skip
+        if (index + 1) * k <= len(rows):
+            picked.append([int(i) for i in rows[index * k : (index + 1) * k]])
+        else:
+            picked.append([int(i) for i in set_rng.choice(rows, k, replace=False)])
+            disjoint = False
+    if t.kind == "choice":
+        demo = picked[0]
+    else:  # interleaved by class as balanced_demonstrations draws them (class i % K for the i-th)
+        demo = [picked[i % t.num_classes][i // t.num_classes] for i in range(shots)]
+    if order == "shuffled":
+        demo = [demo[i] for i in set_rng.permutation(len(demo))]
+    return demo, disjoint
+
+
+def disjoint_sets(task: str, shots: int, seed: int, data_root: str | os.PathLike | None = None) -> int:
+    """How many fresh demonstration sets of ``shots`` are disjoint from each other (and from the search's)."""
+    t = get_task(task)
+    pool = confirmation_pool(t.name, seed, data_root)
+    sizes = [len(pool)] if t.kind == "choice" else [int((pool.label == c).sum()) for c in range(t.num_classes)]
+    return min((n - k) // k if k else 10**9 for n, k in zip(sizes, _per_class(shots, t)))
 
 
 def prepare(
@@ -409,27 +563,29 @@ def prepare(
     data_root: str | os.PathLike | None = None,
     order: str = "shuffled",
     demo_seed: int | None = None,
+    demo_set: int | None = None,
+    offset: int = 0,
 ) -> TaskData:
     """Demonstrations, validation and test rows for ``task``, deterministic in ``seed``.
 
     The queries come from :func:`query_rows` (the same for any ``shots`` and ``order``); the demonstrations are
     drawn from the reserved pool with a second stream of the same seed, nested across shot numbers (the 4-shot
     draws are among the 10-shot draws), and ``order`` only rearranges them. ``shots`` defaults to App. C.3;
-    ``n_validation``/``n_test`` subsample after the paper's split rules (None: the paper's sizes).
-    ``demo_seed`` (None: ``seed``) draws other demonstrations from the same pool while the queries stay those of
-    ``seed``: the confirmation of a verdict repeats it on further demonstration sets over the same queries.
+    ``n_validation``/``n_test`` subsample after the paper's split rules (None: the paper's sizes), ``offset`` skips
+    test rows (a confirmation's query blocks). ``demo_seed`` (None: ``seed``) draws other demonstrations from the
+    same pool; ``demo_set`` takes the confirmation's fresh set of that index instead (:func:`confirmation_set`).
     """
     t = get_task(task)
     shots = t.shots if shots is None else check_count("shots", shots, 0)
     if order not in DEMO_ORDERS:
         raise ValueError(f"demonstration order {order!r} not one of {DEMO_ORDERS}")
+    if demo_set is not None and demo_seed is not None:
+        raise ValueError(f"give demo_seed ({demo_seed}) or demo_set ({demo_set}), not both")
     demo_seed = seed if demo_seed is None else check_count("demo_seed", demo_seed, 0, optional=False)
-    pool, validation, test = query_rows(task, seed, n_validation, n_test, data_root)
-    _, rng = _streams(demo_seed)
-    if t.kind == "choice":
-        if shots > len(pool):
-            raise ValueError(f"{t.name}: {shots} shots asked, but the demonstration pool has {len(pool)} rows")
-        demo_idx = [int(i) for i in rng.permutation(pool.index.to_numpy())[:shots]]
+    pool, validation, test = query_rows(task, seed, n_validation, n_test, data_root, offset)
+    if demo_set is None:
+        demos = pool.loc[_search_demonstrations(pool, t, shots, demo_seed, order)]
     else:
-        demo_idx = balanced_demonstrations(pool, shots, t.num_classes, rng, order)
-    return TaskData(t, pool.loc[demo_idx].reset_index(drop=True), validation, test, seed, order)
+        rows, _ = confirmation_set(t.name, shots, seed, demo_set, data_root, order)
+        demos = confirmation_pool(t.name, seed, data_root).loc[rows]
+    return TaskData(t, demos.reset_index(drop=True), validation, test, seed, order)

@@ -1,16 +1,23 @@
-"""Every verdict the book states: one decision core (:mod:`svd_icl.claims.core`: the rule, margins, detectable
-effects, families, intervals) and one module per chapter's claims over it, re-exported here so that a chapter
+"""Every verdict the book states: one decision core (:mod:`svd_icl.claims.core`: outcomes, statuses and
+quantifiers, margins, intervals, power), demonstration sets as a sampling unit (:mod:`svd_icl.claims.sets`), the
+confirmation's two claims (:mod:`svd_icl.claims.confirmation`), typed claim records
+(:mod:`svd_icl.claims.records`), and one module per chapter's tests over them, re-exported here so that a chapter
 imports ``from svd_icl.claims import ...``. Nothing below this package imports it."""
 
 from svd_icl.analysis import group_fields
+from svd_icl.claims.confirmation import (
+    confirmation_evidence,
+    describe_over_sets,
+    describe_tuned,
+    over_sets,
+    tuned_prompt,
+)
 from svd_icl.claims.core import *  # noqa: F403  (the decision core, re-exported whole)
 from svd_icl.claims.core import __all__ as _core_names
 from svd_icl.claims.fig1 import (
     can_improve,
     collapse_evidence,
-    confirmation_verdicts,
     depth_stability,
-    describe_confirmation,
     describe_fig1,
     shallow_collapse,
 )
@@ -20,6 +27,7 @@ from svd_icl.claims.fig2 import (
     describe_fig2,
     describe_variants,
     shots_help,
+    shots_help_sets,
     variant_tests,
 )
 from svd_icl.claims.fig3 import (
@@ -34,14 +42,13 @@ from svd_icl.claims.fig3 import (
     uniform_trend_outcome,
 )
 from svd_icl.claims.fig4 import (
-    algorithm1_confirmed,
     algorithm1_tests,
     condition_gain,
     condition_gain_evidence,
     depth_rule_comparison,
-    describe_algorithm1_confirmation,
     describe_condition_gain,
     describe_depth_rule,
+    kept_rows,
     partial_spearman,
 )
 from svd_icl.claims.fig5 import fig5_verdicts
@@ -59,13 +66,14 @@ from svd_icl.claims.points import (
 )
 from svd_icl.claims.precision import claim_outcomes, outcomes_by_dtype
 from svd_icl.claims.quantization import COMPARABLE, describe_confound, quantization_confound
-from svd_icl.claims.scale import describe_scale, describe_smaller_confirmation
+from svd_icl.claims.records import Case, Claim, Effect
+from svd_icl.claims.scale import describe_scale
+from svd_icl.claims.sets import Looks, SetEstimate, informative_set, set_interval
 from svd_icl.claims.theorem1 import rank_story_verdict, theorem1_verdicts
 from svd_icl.claims.theorem2 import (
     assumption1_verdicts,
     bound_tracking,
     examples_findings,
-    gap_status,
     learning_curve_findings,
     remark5_findings,
     theorem2_gap_verdicts,
@@ -75,28 +83,17 @@ from svd_icl.claims.theorem2 import (
 
 __all__ = [
     *_core_names,
-    "format_robustness",
-    "noise_effects",
-    "describe_formats",
-    "describe_noise",
-    "describe_requantization",
-    "format_claim",
-    "partial_spearman",
-    "fig3_null_verdicts",
-    "describe_null",
-    "toy_improvement",
-    "toy_improvement_evidence",
-    "remark5_findings",
-    "learning_curve_findings",
-    "gap_status",
-    "examples_findings",
-    "bound_tracking",
     "COLLAPSE_MARGIN",
     "COMPARABLE",
-    "algorithm1_confirmed",
+    "Case",
+    "Claim",
+    "Effect",
+    "Looks",
+    "SetEstimate",
     "algorithm1_tests",
     "assumption1_verdicts",
     "baseline",
+    "bound_tracking",
     "can_improve",
     "case_evidence",
     "choose_variant",
@@ -106,37 +103,56 @@ __all__ = [
     "collapsed",
     "condition_gain",
     "condition_gain_evidence",
-    "confirmation_verdicts",
+    "confirmation_evidence",
     "correctness",
     "depth_rule_comparison",
     "depth_stability",
-    "describe_depth_rule",
     "describe_condition_gain",
-    "describe_algorithm1_confirmation",
-    "describe_confirmation",
     "describe_confound",
+    "describe_depth_rule",
     "describe_fig1",
     "describe_fig2",
+    "describe_formats",
+    "describe_noise",
+    "describe_null",
+    "describe_over_sets",
+    "describe_requantization",
     "describe_scale",
-    "describe_smaller_confirmation",
     "describe_trends",
+    "describe_tuned",
     "describe_uniform_trends",
     "describe_variants",
     "effect",
-    "first_queries",
+    "examples_findings",
+    "fig3_null_verdicts",
     "fig3_verdicts",
     "fig5_verdicts",
+    "first_queries",
+    "format_claim",
+    "format_robustness",
     "group_fields",
+    "informative_set",
+    "kept_rows",
+    "learning_curve_findings",
+    "noise_effects",
     "outcomes_by_dtype",
+    "over_sets",
+    "partial_spearman",
     "point_tests",
     "quantization_confound",
     "rank_story_verdict",
+    "remark5_findings",
+    "set_interval",
     "shallow_collapse",
     "share_evidence",
     "shots_help",
+    "shots_help_sets",
     "theorem1_verdicts",
     "theorem2_gap_verdicts",
+    "toy_improvement",
+    "toy_improvement_evidence",
     "trend_evidence",
+    "tuned_prompt",
     "uniform_quant_trends",
     "uniform_trend_outcome",
     "variant_tests",

@@ -1,79 +1,91 @@
-"""The decision core every verdict of the book shares: outcomes, margins, simultaneous intervals, power.
+"""The decision core every verdict of the book shares: outcomes, statuses, margins, intervals, power.
 
-One rule decides every quantitative claim (:func:`decide`): with the effect's interval *adjusted for the family of
-comparisons the claim's status aggregates* (level ``1 - alpha/m``),
+One rule decides every quantitative case (:func:`decide`): with the effect's interval *adjusted for the family of
+tests the claim's status aggregates* (level ``1 - alpha/m``),
 
-- ``HOLDS`` when the interval lies above zero in the claimed direction (and, for a gain, the reference prompt is
-  not degenerate: :func:`degenerate`);
-- ``DOES NOT HOLD`` only when the interval lies below the claim's *smallest effect of interest* (its margin): the
-  data exclude an effect as large as the claim needs;
+- ``HOLDS`` when the interval lies above zero in the claimed direction;
+- ``DOES NOT HOLD`` only when the interval lies below the claim's *smallest effect of interest* (its margin, and
+  for an effect the paper reports, the paper's smallest positive effect: :func:`refutation_margin`): the data
+  exclude an effect as large as the claim needs;
 - ``UNDETERMINED`` otherwise: the data cannot tell, and :func:`detectable_effect` says how large an effect the test
-  could have detected at 80% power.
+  could have detected at 80% power;
+- ``NOT INFORMATIVE`` where the case cannot speak to the claim in either direction (a degenerate reference prompt,
+  nothing left to lose): :mod:`svd_icl.claims.sets` decides it per demonstration set.
 
-Absence of evidence is never reported as evidence of absence: a non-significant result whose interval still
-reaches the margin is ``UNDETERMINED``, whatever its point estimate.
+A claim's *status* follows its declared quantifier over its cases (:func:`claim_status`): a claim about *every*
+case is reproduced when every informative case holds and not reproduced when any is refuted; a claim that *some*
+case shows an effect is reproduced when one holds and not reproduced only when every informative case is refuted.
+Absence of evidence is never reported as evidence of absence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
-from scipy.stats import norm
+import yaml
+from scipy.stats import beta, norm
+
+from svd_icl.outcomes import Outcome, Quantifier, Status
 
 __all__ = [
     "ALPHA",
-    "DEGENERATE",
     "FAILS",
     "HOLDS",
     "Interval",
     "MARGINS",
-    "OUTCOMES",
-    "PARTLY",
+    "NOT_INFORMATIVE",
+    "Outcome",
     "POWER",
+    "Quantifier",
     "REFUTED",
     "REPRODUCED",
-    "STATUSES",
     "STATUS_UNDETERMINED",
+    "Status",
     "UNDETERMINED",
-    "check_outcomes",
+    "check_outcome",
+    "claim_status",
     "decide",
-    "degenerate",
     "detectable_correlation",
     "detectable_effect",
     "detectable_share",
     "family_level",
     "fmt_p",
-    "gain_outcome",
     "interval_p",
-    "outcome_status",
+    "margin_note",
     "paired_interval",
     "power_note",
+    "refutation_margin",
     "rho_interval",
     "rho_p",
+    "tally",
 ]
-HOLDS, FAILS, UNDETERMINED = "holds", "does not hold", "undetermined"
-DEGENERATE = "recovery from a degenerate prompt"
-OUTCOMES = (HOLDS, FAILS, UNDETERMINED, DEGENERATE)
+
+
+HOLDS, FAILS, UNDETERMINED, NOT_INFORMATIVE = Outcome
+REPRODUCED, REFUTED, STATUS_UNDETERMINED = Status
 ALPHA = 0.05
 POWER = 0.8
 
-# Smallest effects of interest, in accuracy (a share): a claim is refuted only when its interval excludes these.
-MARGINS = {
-    "gain": 0.02,  # "truncation raises accuracy": +2 points (the paper's Tables 2-8 median change is under +1)
-    "depth": 0.02,  # "deep layers are more stable than shallow ones": +2 points
-    "shots": 0.02,  # "accuracy grows with shots": +2 points
-    "collapse": 0.10,  # "collapse to chance": within 10 points of max(1/K, majority rate) (an equivalence band;
-    # at 5 points an equivalence test would need about 600 queries per point)
-    "degenerate": 0.02,  # a reference within 2 points of the baseline is a degenerate prompt
-    "toy_gain": 0.01,  # "a truncation lowers the trained toy's ICL error": by 1% of the unpruned error
-    "rho": 0.1,  # a rank correlation claimed positive (condition number vs gain): Cohen's "small" correlation
-    "share": 0.1,  # "in most layers" (Figure 3's sign test): a share of 60% of the layers, 10 points over one half
-}
+MARGINS_FILE = Path(__file__).with_name("margins.yaml")
 
-# Summary statuses, from per-case outcomes (each already adjusted within the claim's family).
-REPRODUCED, PARTLY, REFUTED, STATUS_UNDETERMINED = "reproduced", "partly", "not reproduced", "undetermined"
-STATUSES = (REPRODUCED, PARTLY, REFUTED, STATUS_UNDETERMINED)
+
+def load_margins(path: Path = MARGINS_FILE) -> dict[str, float]:
+    """The smallest effects of interest from their dated file (each with its reason, date and whether it was set
+    after the data it decides were seen; ``tests/test_margins.py`` keeps the values and their history in step)."""
+    spec = yaml.safe_load(path.read_text())["margins"]
+    return {name: float(entry["value"]) for name, entry in spec.items()}
+
+
+MARGINS = load_margins()
+
+
+def margins_set_after_data(path: Path = MARGINS_FILE) -> list[str]:
+    """The margins that were set after the data they decide had been seen (a record states this beside them)."""
+    spec = yaml.safe_load(path.read_text())["margins"]
+    return [name for name, entry in spec.items() if entry.get("after_data")]
 
 
 def family_level(m: int, alpha: float = ALPHA) -> float:
@@ -84,51 +96,112 @@ def family_level(m: int, alpha: float = ALPHA) -> float:
 
 
 def _pseudo(d: np.ndarray) -> np.ndarray:
-    """``d`` with one pseudo-query of +1 and one of -1 added: the Bonett-Price adjustment for paired proportions,
-    which keeps an interval honest (not of zero width) when no query, or only a few, differ."""
+    """``d`` with one pseudo-query of +1 and one of -1 added (Bonett-Price): keeps a Wald interval of averaged
+    values honest, never of zero width, when no query or only a few differ."""
     return np.concatenate([np.asarray(d, dtype=float), [1.0, -1.0]])
+
+
+def _binary(x: np.ndarray) -> bool:
+    return bool(np.isin(x, (0.0, 1.0)).all())
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A paired effect (mean of per-query differences b - a) with its interval at ``level``."""
+    """A paired effect (mean of per-query differences b - a) with its interval at ``level``.
+
+    ``method`` is ``"mover-cp"`` for 0/1 answers (``gain``/``loss``: queries only ``b`` / only ``a`` gets right)
+    or ``"wald"`` for averaged values (``centre``/``se``: the adjusted-Wald statistic); :func:`interval_p` inverts
+    the same method, so a p and an interval from one :class:`Interval` cannot disagree.
+    """
 
     difference: float
     low: float
     high: float
     level: float
     n: int
+    method: str = "wald"
+    gain: int = 0
+    loss: int = 0
+    centre: float = 0.0
+    se: float = 0.0
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+def _clopper_pearson(x, n, tail: float):
+    """One-sided Clopper-Pearson bounds of a binomial proportion ``x / n`` (arrays allowed), each with miss
+    probability ``tail``."""
+    x, n = np.asarray(x, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore"):
+        low = np.where(x > 0, beta.ppf(tail, x, n - x + 1), 0.0)
+        high = np.where(x < n, beta.ppf(1 - tail, x + 1, n - x), 1.0)
+    return low, high
+
+
+def _mover_cp(gain, loss, n, level: float):
+    """MOVER interval for ``p_gain - p_loss`` (two cells of one multinomial) from Clopper-Pearson bounds of each
+    cell and their correlation (Zou and Donner 2008; Tang, Li and Tang 2010 for paired proportions); arrays allowed.
+
+    Chosen over a score interval by exact enumeration (``tests/test_intervals.py``): at sparse one-way
+    discordance (p_gain = 0.02, p_loss = 0) Tango's score interval misses on one side up to 2.4x its nominal rate
+    at the book's family sizes, and Newcombe's method 10 has zero width when no query differs; this one stays at
+    or below its nominal rate there and near it elsewhere."""
+    tail = (1 - level) / 2
+    gain, loss, n = (np.asarray(v, dtype=float) for v in (gain, loss, n))
+    p1, p2 = gain / n, loss / n
+    l1, u1 = _clopper_pearson(gain, n, tail)
+    l2, u2 = _clopper_pearson(loss, n, tail)
+    inner = (p1 > 0) & (p1 < 1) & (p2 > 0) & (p2 < 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.where(inner, -np.sqrt(p1 * p2 / ((1 - p1) * (1 - p2))), 0.0)
+    d = p1 - p2
+    low = d - np.sqrt(np.maximum((p1 - l1) ** 2 + (u2 - p2) ** 2 - 2 * corr * (p1 - l1) * (u2 - p2), 0.0))
+    high = d + np.sqrt(np.maximum((u1 - p1) ** 2 + (p2 - l2) ** 2 - 2 * corr * (u1 - p1) * (p2 - l2), 0.0))
+    return low, high
 
 
 def paired_interval(a: np.ndarray, b: np.ndarray, m: int = 1, alpha: float = ALPHA) -> Interval:
     """Simultaneous (1 - alpha/m) interval for the mean of ``b - a`` over the same queries.
 
-    Adjusted Wald (Bonett-Price for 0/1 values; the same pseudo-queries for averaged values) rather than a
-    bootstrap: a bootstrap's tail quantile at ``alpha/m = 0.001`` needs tens of thousands of resamples and is
-    degenerate when no query differs.
+    0/1 answers: the MOVER interval from exact (Clopper-Pearson) bounds of the two discordant cells
+    (:func:`_mover_cp`), whose one-sided miss rate stays near its nominal rate even when only a few queries differ,
+    all one way. Averaged values (correctness averaged over points): adjusted Wald (Bonett-Price pseudo-queries).
+    A bootstrap's tail quantile at ``alpha/m = 0.001`` would need tens of thousands of resamples.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or not len(a):
         raise ValueError(f"paired values must be two non-empty 1-d arrays of one length, got {a.shape}, {b.shape}")
+    level = family_level(m, alpha)
     d = b - a
+    if _binary(a) and _binary(b):
+        gain, loss = int((d > 0).sum()), int((d < 0).sum())
+        low, high = _mover_cp(gain, loss, len(d), level)
+        return Interval(float(d.mean()), float(low), float(high), level, len(d), "mover-cp", gain, loss)
     adj = _pseudo(d)
     centre = float(adj.mean())
     se = float(np.sqrt(max(adj.var(), 1e-300) / len(adj)))
-    level = family_level(m, alpha)
     z = norm.ppf(0.5 + level / 2)
-    return Interval(float(d.mean()), centre - z * se, centre + z * se, level, len(d))
+    return Interval(float(d.mean()), centre - z * se, centre + z * se, level, len(d), "wald", centre=centre, se=se)
 
 
 def interval_p(interval: Interval, m: int = 1, null: float = 0.0) -> float:
-    """The adjusted p-value dual to :func:`paired_interval`'s simultaneous interval: the two-sided p of the same
-    adjusted-Wald statistic against ``null`` (0: no effect; a margin for a claim decided against its margin), times
-    ``m`` (Bonferroni, capped at 1). It is below ``alpha`` exactly when the interval at level ``1 - alpha/m``
-    excludes ``null``, so the p and the interval a record line states never disagree. (The exact McNemar / Wilcoxon
-    p, Holm-adjusted, stays in the chapters' tables; for averaged per-query values Wilcoxon tests a location other
-    than the mean, and near the edge the two can point different ways.)"""
-    z = norm.ppf(0.5 + interval.level / 2)
-    centre, se = (interval.low + interval.high) / 2, (interval.high - interval.low) / (2 * z)
-    return float(min(1.0, m * 2 * norm.sf(abs(centre - null) / se)))
+    """The adjusted p-value dual to ``interval``'s method: the smallest ``alpha`` at which the method's interval at
+    level ``1 - alpha/m`` excludes ``null`` (0: no effect; a margin for a claim decided against its margin). It is
+    below ``alpha`` exactly when that interval excludes ``null``, so a record line's p and interval never disagree.
+    (The exact McNemar / Wilcoxon p, Holm-adjusted, stays in the chapters' tables.)"""
+    if interval.method == "wald":
+        return float(min(1.0, m * 2 * norm.sf(abs(interval.centre - null) / interval.se)))
+    lo, hi = 0.0, 1.0  # bisection on the two-sided miss level a = alpha/m: is null outside at level 1 - a?
+    if not _excludes(interval, 1.0, null):
+        return 1.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if _excludes(interval, mid, null) else (mid, hi)
+    return float(min(1.0, m * hi))
+
+
+def _excludes(interval: Interval, miss: float, null: float) -> bool:
+    low, high = _mover_cp(interval.gain, interval.loss, interval.n, 1 - miss)
+    return null < low or null > high
 
 
 def _fisher_z(rho: float) -> float:
@@ -190,7 +263,7 @@ def detectable_share(n: int, m: int = 1, alpha: float = ALPHA, power: float = PO
     return float(min(1.0, 0.5 + z / (2 * np.sqrt(n))))
 
 
-def decide(low: float, high: float, margin: float, sign: int = 1) -> str:
+def decide(low: float, high: float, margin: float, sign: int = 1) -> Outcome:
     """The shared rule (see the module docstring) on an adjusted interval, for a claim of direction ``sign``
     (+1: the effect is claimed positive; -1: negative) with smallest effect of interest ``margin`` (> 0)."""
     if margin <= 0:
@@ -203,43 +276,75 @@ def decide(low: float, high: float, margin: float, sign: int = 1) -> str:
     return UNDETERMINED
 
 
-def degenerate(unpruned: float, baseline: float, zero_shot: float | None = None, margin: float | None = None) -> bool:
-    """Is a gain's reference a degenerate prompt? Its accuracy is within ``margin`` of the answer-ignoring baseline
-    (max of 1/K and the majority rate), or below the same model's 0-shot accuracy on the same queries: a gain from
-    there is the truncation undoing a bad prompt, not better in-context learning."""
-    margin = MARGINS["degenerate"] if margin is None else margin
-    if unpruned <= baseline + margin:
-        return True
-    return zero_shot is not None and unpruned < zero_shot
+def refutation_margin(margin: float, reported: float | None) -> float:
+    """The margin a refutation must clear: the smaller of the claim's smallest effect of interest and the smallest
+    positive effect the paper reports for the same task and module (:func:`svd_icl.reported.paper_margin`), so that
+    "does not hold" never stands beside an interval that still contains the paper's own effect."""
+    if reported is None or not np.isfinite(reported) or reported <= 0:
+        return margin
+    return float(min(margin, reported))
 
 
-def gain_outcome(interval: Interval, margin: float, is_degenerate: bool) -> str:
-    """:func:`decide` for a claimed gain, with the degenerate-prompt guard: a would-be ``HOLDS`` from a degenerate
-    reference is ``DEGENERATE``."""
-    outcome = decide(interval.low, interval.high, margin)
-    return DEGENERATE if outcome == HOLDS and is_degenerate else outcome
+def margin_note(high: float, margin: float, reported: float | None, outcome: Outcome) -> str:
+    """What a decided or undecided case says about the paper's effect: 'the interval contains the paper's +0.3' or
+    'excludes +2.0 or more, not the paper's +0.3' (an interval below the claim's margin but not the paper's)."""
+    if reported is None or not np.isfinite(reported):
+        return ""
+    if outcome == FAILS:
+        return f"excludes the paper's {reported:+.1%}"
+    if high < margin:
+        return f"excludes {margin:+.1%} or more, not the paper's {reported:+.1%}"
+    return f"the paper's {reported:+.1%} lies in the interval"
 
 
-def check_outcomes(outcomes) -> list[str]:
-    outcomes = list(outcomes)
+def check_outcome(flag: bool) -> Outcome:
+    """The outcome of a deterministic check (an identity, a bound on given weights: no sampling): true holds, and
+    false is a counterexample, which refutes."""
+    return HOLDS if bool(flag) else FAILS
+
+
+def _outcomes(outcomes: Iterable) -> list[Outcome]:
+    out = []
     for o in outcomes:
-        if o not in OUTCOMES:
-            raise ValueError(f"outcome {o!r} not one of {OUTCOMES}")
-    return outcomes
+        try:
+            out.append(Outcome(o))
+        except ValueError:
+            raise ValueError(f"outcome {o!r} not one of {[x.value for x in Outcome]}") from None
+    return out
 
 
-def outcome_status(outcomes) -> str:
-    """A claim's summary status from its cases' outcomes (each already adjusted within the claim's family):
-    every case holds -> reproduced; some -> partly; none holds and some is refuted -> not reproduced; else
-    (every case undetermined or degenerate) -> undetermined."""
-    outcomes = check_outcomes(outcomes)
-    if outcomes and all(o == HOLDS for o in outcomes):
+def claim_status(quantifier: Quantifier | str, outcomes: Iterable) -> Status:
+    """A claim's status from its quantifier over its cases' outcomes (each already adjusted within the claim's
+    family). Not-informative cases count for neither side.
+
+    - *every case*: reproduced when every informative case holds; not reproduced when any is refuted; else
+      undetermined (some case undetermined, or none informative).
+    - *some case*: reproduced when some case holds; not reproduced when every informative case is refuted (at least
+      one); else undetermined.
+    """
+    quantifier = Quantifier(quantifier)
+    informative = [o for o in _outcomes(outcomes) if o != NOT_INFORMATIVE]
+    if quantifier == Quantifier.EVERY:
+        if any(o == FAILS for o in informative):
+            return REFUTED
+        if informative and all(o == HOLDS for o in informative):
+            return REPRODUCED
+        return STATUS_UNDETERMINED
+    if any(o == HOLDS for o in informative):
         return REPRODUCED
-    if any(o == HOLDS for o in outcomes):
-        return PARTLY
-    if any(o == FAILS for o in outcomes):
+    if informative and all(o == FAILS for o in informative):
         return REFUTED
     return STATUS_UNDETERMINED
+
+
+def tally(outcomes: Iterable) -> str:
+    """'2 hold / 1 refuted / 3 undetermined / 1 not informative' (zero counts left out): what stands beside every
+    status, so that a status can be read with what it rests on."""
+    outcomes = _outcomes(outcomes)
+    words = {HOLDS: ("hold", "holds"), FAILS: ("refuted", "refuted"), UNDETERMINED: ("undetermined", "undetermined"),
+             NOT_INFORMATIVE: ("not informative", "not informative")}  # fmt: skip
+    parts = [f"{k} {words[o][k == 1]}" for o in Outcome if (k := sum(x == o for x in outcomes))]
+    return " / ".join(parts) if parts else "no cases"
 
 
 def fmt_p(p: float) -> str:

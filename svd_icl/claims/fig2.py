@@ -11,11 +11,13 @@ from svd_icl.claims.core import (
     ALPHA,
     FAILS,
     MARGINS,
+    decide,
 )
 from svd_icl.claims.points import (
     _decided,
     _pct,
     _unpruned,
+    baseline,
     collapsed,
     correctness,
     effect,
@@ -29,7 +31,7 @@ def shots_help(sweeps: pd.DataFrame, group: list[str] = ("model",), margin: floa
     a consecutive step that is a significant drop (Holm over the steps) refutes "grows"."""
     rows = []
     for key, g in sweeps[sweeps.clip_rate == 0.0].groupby(list(group), sort=False):
-        g = g.drop_duplicates("shots").sort_values("shots")
+        g = _one_prompt_per_shots(g, key)
         if len(g) < 2:
             raise ValueError(f"shots_help needs at least two shot numbers per group; {key} has {len(g)}")
         acc = [correctness(r) for _, r in g.iterrows()]
@@ -51,30 +53,103 @@ def shots_help(sweeps: pd.DataFrame, group: list[str] = ("model",), margin: floa
     return out
 
 
+def _one_prompt_per_shots(g: pd.DataFrame, key) -> pd.DataFrame:
+    """The unpruned points of one group, one per shot number (the same prompt's copies under other (layer, module)
+    keys collapse to one); several *different* prompts at one shot number are an error: an effect over prompts
+    needs :func:`shots_help_sets`, not one of them picked."""
+    g = g.drop_duplicates("prompt") if "prompt" in g else g
+    counts = g.shots.value_counts()
+    if (counts > 1).any():
+        raise ValueError(f"{key}: {int(counts.max())} different prompts at {int(counts.idxmax())} shots; "
+                         "use shots_help_sets to decide over demonstration sets")  # fmt: skip
+    return g.sort_values("shots")
+
+
+def shots_help_sets(
+    points: pd.DataFrame, group: list[str] = ("model",), margin: float = MARGINS["shots"], alpha: float = ALPHA,
+) -> pd.DataFrame:  # fmt: skip
+    """Claim: accuracy grows with the number of shots, decided over prompts. From confirmation records
+    (:func:`svd_icl.confirm.confirm`, several shot numbers allowed, with ``shots``): per group and each step between
+    consecutive shot numbers (0 included: the 0-shot reference), per fresh demonstration set the unpruned accuracy
+    at the larger shot number minus that at the smaller on the same query block, and the random-effects interval
+    over the sets both scored (:mod:`svd_icl.claims.sets`), simultaneous over every (group, step) ``m``. Columns
+    ``few`` and ``many`` name the step."""
+    from svd_icl.claims.sets import CROSSED, NESTED, set_interval
+
+    def by_set(g: pd.DataFrame, k: int) -> dict[int, tuple[int, np.ndarray]]:
+        if k == 0:  # the 0-shot reference of each block, under the set scored on it
+            zero = {_offset(r): correctness(r) for _, r in g[g.role == "zero_shot"].iterrows()}
+            sets = g[(g.arm == "sets") & (g.role == "unpruned")].drop_duplicates("set")
+            return {int(r["set"]): (_offset(r), zero[_offset(r)]) for _, r in sets.iterrows() if _offset(r) in zero}
+        rows = g[(g.arm == "sets") & (g.role == "unpruned") & (g.shots == k)].drop_duplicates("set")
+        return {int(r["set"]): (_offset(r), correctness(r)) for _, r in rows.iterrows()}
+
+    steps = []
+    for key, g in points.groupby(list(group), sort=False):
+        shots = sorted({0, *(int(k) for k in g[g.arm == "sets"].shots)})
+        steps += [(key, g, few, many) for few, many in zip(shots, shots[1:])]
+    m = max(len(steps), 1)
+    rows = []
+    for key, g, few, many in steps:
+        a, b = by_set(g, few), by_set(g, many)
+        common = sorted(set(a) & set(b))
+        if len(common) < 2:
+            raise ValueError(f"{key}: {few} vs {many} shots shares fewer than 2 demonstration sets")
+        design = NESTED if len({a[j][0] for j in common}) > 1 else CROSSED
+        est = set_interval([a[j][1] for j in common], [b[j][1] for j in common], alpha / m, design)
+        rows.append({**group_fields(list(group), key), "few": few, "many": many, "shots": many,
+                     "accuracy_few": float(np.mean([a[j][1].mean() for j in common])),
+                     "accuracy_many": float(np.mean([b[j][1].mean() for j in common])), "difference": est.difference,
+                     "low": est.low, "high": est.high, "sets": est.sets, "n": est.queries, "design": design,
+                     "tau": est.tau, "i2": est.i2, "m": m, "p_adj": min(1.0, est.p(m)),
+                     "mde": est.detectable(alpha / m), "margin": margin,
+                     "outcome": decide(est.low, est.high, margin)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _offset(r) -> int:
+    x = r["offset"] if "offset" in r else None
+    return 0 if x is None or x != x else int(x)
+
+
 def collapse_grows_with_shots(
-    sweeps: pd.DataFrame, num_layers: dict[str, int], group: list[str] = ("model",), margin: float = MARGINS["shots"]
-) -> pd.DataFrame:
+    sweeps: pd.DataFrame, num_layers: dict[str, int], group: list[str] = ("model",),
+    margin: float = MARGINS["headroom"],
+) -> pd.DataFrame:  # fmt: skip
     """Claim (Sec. 2.2c): with fewer shots, heavy truncation of shallow layers hurts less.
 
-    Per query, the loss from truncating shallow layers is its unpruned correctness minus its correctness
-    averaged over the shallow pruned points; the claim is that the loss is larger at the most shots than at the
-    fewest (Wilcoxon on the paired per-query losses; interval simultaneous over groups, decided with ``margin``).
+    Measured on the share of *headroom* lost, so that a reference with little to lose cannot pass for a slow
+    collapse: per query, the unpruned correctness minus the correctness averaged over the shallow pruned points,
+    divided by the reference's headroom (its accuracy minus the answer-ignoring rate). The claim is that this share
+    is larger at the most shots than at the fewest (paired over the queries; interval simultaneous over the groups,
+    decided with ``margin``, a share). ``NOT INFORMATIVE`` when either reference is not shown above the
+    answer-ignoring rate (:func:`svd_icl.claims.sets.informative_set`): it has no headroom to lose.
     """
+    from svd_icl.claims.sets import informative_set
+
     rows = []
     for key, g in sweeps.groupby(list(group), sort=False):
-        losses = {}
+        shares, headroom, ok = {}, {}, True
         for shots, s in g.groupby("shots"):
-            ref = correctness(_unpruned(s))
+            ref = _unpruned(s)
+            u = correctness(ref)
+            floor = baseline(str(ref.task), float(ref.majority_rate))
             shallow = s[(s.clip_rate > 0) & (s.layer < s.model.map(num_layers) / 2)]
-            losses[int(shots)] = ref - np.mean([correctness(r) for _, r in shallow.iterrows()], axis=0)
-        few, many = min(losses), max(losses)
+            room = float(u.mean()) - floor
+            headroom[int(shots)] = room
+            ok &= informative_set(u, floor)
+            lost = u - np.mean([correctness(r) for _, r in shallow.iterrows()], axis=0)
+            shares[int(shots)] = lost / max(room, 1e-9)
+        few, many = min(shares), max(shares)
         rows.append(
             {
                 **group_fields(group, key),
-                "loss_by_shots": {k: float(v.mean()) for k, v in sorted(losses.items())},
-                "p": paired_comparison(losses[few], losses[many]).p_value,
-                "_a": losses[few],
-                "_b": losses[many],
+                "loss_by_shots": {k: float(v.mean()) for k, v in sorted(shares.items())},
+                "headroom_by_shots": dict(sorted(headroom.items())),
+                "p": paired_comparison(shares[few], shares[many]).p_value,
+                "informative": ok,
+                "_a": shares[few],
+                "_b": shares[many],
             }
         )
     return _decided(pd.DataFrame(rows), margin)
@@ -106,28 +181,37 @@ def variant_tests(table: pd.DataFrame, chosen: str) -> pd.DataFrame:
 
 
 def describe_fig2(
-    help_: pd.Series, improve: pd.DataFrame, depth: pd.DataFrame, grows: pd.Series, confirmed: pd.DataFrame
-) -> str:
-    """One generated paragraph per model: Sec. 2.2's claims (a)-(c) with paired effects. ``improve``: the
-    exploratory search per shot number (:func:`svd_icl.claims.can_improve`); ``confirmed``: its picks scored again
-    on held-out queries (:func:`svd_icl.claims.confirmation_verdicts` rows with ``shot_count``), which decide (b)."""
-    by_shots = ", ".join(f"{k} shots {_pct(v)}" for k, v in help_.accuracy_by_shots.items())
+    model: str, helps: pd.DataFrame, improve: pd.DataFrame, depth: pd.DataFrame, grows: pd.Series,
+    confirmed: pd.DataFrame, tuned: pd.DataFrame,
+) -> str:  # fmt: skip
+    """One generated paragraph per model: Sec. 2.2's claims (a)-(c). ``helps``: :func:`shots_help_sets` rows (each
+    step between shot numbers, over fresh sets); ``improve``: the exploratory search per shot number
+    (:func:`can_improve`); ``confirmed``/``tuned``: its picks confirmed over fresh prompts and for the tuned prompt
+    (:func:`svd_icl.claims.over_sets` / :func:`tuned_prompt` rows with ``shot_count``), which decide (b)."""
+    steps = "; ".join(f"{r.few}→{r.many} shots **{r.outcome}** ({_pct(r.accuracy_few)} → {_pct(r.accuracy_many)}, "
+                      f"{r.difference:+.1%} [{r.low:+.1%}, {r.high:+.1%}] over {r.sets} sets)"
+                      for r in helps.itertuples())  # fmt: skip
     search = {int(r.shots): r for r in improve.itertuples()}
+    own = {int(r.shot_count): r for r in tuned.itertuples()}
+
+    def interval(r) -> str:
+        return "no estimate" if r.difference != r.difference else f"{r.difference:+.1%} [{r.low:+.1%}, {r.high:+.1%}]"
+
     per_shot = "; ".join(
-        f"{int(r.shot_count)} shots: **{r.outcome}** (layer {r.layer} {str(r.module).upper()} ξ = {r.clip_rate:g}, "
-        f"{search[int(r.shot_count)].difference * 100:+.1f} points on the validation search; on {r.n} held-out "
-        f"queries x {r.seeds} demonstration set{'s' if r.seeds != 1 else ''} {_pct(r.unpruned)} → {_pct(r.selected)}, "
-        f"{effect(r)})"
+        f"{int(r.shot_count)} shots: over prompts **{r.outcome}** ({interval(r)}, {r.stopped}), tuned prompt "
+        f"**{own[int(r.shot_count)].outcome}** ({interval(own[int(r.shot_count)])}; layer {r.layer} "
+        f"{str(r.module).upper()} ξ = {r.clip_rate:g}, {search[int(r.shot_count)].difference * 100:+.1f} points on the "
+        "validation search)"
         for r in confirmed.itertuples()
     )
     stable = "; ".join(f"{int(r.shots)} shots: **{r.outcome}** ({effect(r)})" for r in depth.itertuples())
-    losses = ", ".join(f"{k} shots {v * 100:+.1f} points" for k, v in grows.loss_by_shots.items())
+    losses = ", ".join(f"{k} shots {v:.0%}" for k, v in grows.loss_by_shots.items())
     return (
-        f"**{help_.model}**. (a) *Accuracy grows with shots*: **{help_.outcome}** ({by_shots}; most vs fewest "
-        f"{effect(help_)}). (b) *Truncation can help at every shot number* (each shot number's best point on the "
-        f"validation search, confirmed on held-out queries; intervals simultaneous over every model and shot number): "
-        f"{per_shot}. *Deep layers more stable*: {stable}. (c) *Fewer shots, slower shallow collapse*: "
-        f"**{grows.outcome}** (mean loss from truncating shallow layers: {losses}; most vs fewest {effect(grows)})."
+        f"**{model}**. (a) *Accuracy grows with shots* (over fresh demonstration sets): {steps}. (b) *Truncation can "
+        f"help at every shot number* (each shot number's best point on the validation search, confirmed on "
+        f"held-out queries): {per_shot}. *Deep layers more stable*: {stable}. (c) *Fewer shots, slower shallow "
+        f"collapse*: **{grows.outcome}** (share of the headroom lost to shallow truncation: {losses}; most vs fewest "
+        f"{effect(grows)})."
     )
 
 

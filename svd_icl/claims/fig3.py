@@ -33,18 +33,19 @@ def fig3_verdicts(trends: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     interval excludes one half). ``HOLDS`` when the interval lies above one half, ``DOES NOT HOLD`` when it lies
     below one half plus ``MARGINS["share"]`` (the data exclude "most layers" by that much), ``UNDETERMINED``
     otherwise: 8 of 18 layers does not refute the claim. ``share_mde``: the share the test detects at 80% power.
-    (b) condition numbers grow with depth: each module's Spearman rho with its interval simultaneous over the two
-    modules (:func:`svd_icl.claims.core.rho_interval`) and the adjusted p dual to it, decided against
-    ``MARGINS["rho"]``; the model ``HOLDS`` when some module rises and none is refuted, ``DOES NOT HOLD`` when some
-    is refuted (its interval below the margin: flat or falling) and none rises, ``UNDETERMINED`` when neither or both
-    (mixed). ``mde_rho``: the smallest |rho| that test detects over the model's layers
-    (:func:`svd_icl.claims.core.detectable_correlation`)."""
+    (b) condition numbers grow with depth: each module's Spearman rho with its interval simultaneous over every
+    (model, module) test (``m`` = 2 x models: the family of the claim's status; :func:`svd_icl.claims.core.
+    rho_interval`) and the adjusted p dual to it, each decided against ``MARGINS["rho"]`` (``trend_attn``,
+    ``trend_mlp``: the claim's cases). ``grows_with_depth`` summarises a model for its sentence only: some module
+    rises and none is refuted, or the reverse, else undetermined. ``mde_rho``: the smallest |rho| that test detects
+    over the model's layers (:func:`svd_icl.claims.core.detectable_correlation`)."""
     from scipy.stats import binom, binomtest
 
     if "layers" not in trends:
         raise ValueError("fig3_verdicts needs each model's number of layers (column 'layers'), for the sign test")
     m_models = len(trends)
     modules = ("attn", "mlp")
+    m_trend = m_models * len(modules)
     rows = []
     for model, r in trends.iterrows():
         layers = int(r["layers"])
@@ -57,13 +58,13 @@ def fig3_verdicts(trends: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
                "m_models": m_models, "share_margin": MARGINS["share"],
                "share_mde": detectable_share(layers, m_models, alpha),
                "mlp_better": decide(low - 0.5, high - 0.5, MARGINS["share"]),
-               "m": len(modules), "layers": layers, "margin_rho": MARGINS["rho"],
-               "mde_rho": detectable_correlation(layers, len(modules), alpha)}  # fmt: skip
+               "m": m_trend, "layers": layers, "margin_rho": MARGINS["rho"],
+               "mde_rho": detectable_correlation(layers, m_trend, alpha)}  # fmt: skip
         for mod in modules:
             rho = float(r[f"spearman_{mod}"])
-            lo, hi = rho_interval(rho, layers, len(modules), alpha)
+            lo, hi = rho_interval(rho, layers, m_trend, alpha)
             row.update({f"spearman_{mod}": rho, f"rho_low_{mod}": lo, f"rho_high_{mod}": hi,
-                        f"p_adj_{mod}": rho_p(rho, layers, len(modules)),
+                        f"p_adj_{mod}": rho_p(rho, layers, m_trend),
                         f"trend_{mod}": decide(lo, hi, MARGINS["rho"])})  # fmt: skip
         outcomes = [row[f"trend_{mod}"] for mod in modules]
         row["grows_with_depth"] = _direction(HOLDS in outcomes, FAILS in outcomes)
@@ -104,6 +105,20 @@ def trend_evidence(row) -> str:
     )
 
 
+def module_trend_evidence(row, module: str, what: str = "") -> str:
+    """One (model, module) depth trend as a case of the claim states it::
+
+        gemma3-270m MLP: holds, rho +0.83 [+0.39, +0.96] (n = 18 layers, m = 6, adjusted p < 0.001, margin +0.10,
+        detects |rho| >= 0.71)
+    """
+    return (
+        f"{row.model} {module.upper()}{what}: {getattr(row, f'trend_{module}')}, rho "
+        f"{getattr(row, f'spearman_{module}'):+.2f} [{getattr(row, f'rho_low_{module}'):+.2f}, "
+        f"{getattr(row, f'rho_high_{module}'):+.2f}] (n = {row.layers} layers, m = {int(row.m)}, adjusted "
+        f"{fmt_p(getattr(row, f'p_adj_{module}'))}, margin {row.margin_rho:+.2f}, detects |rho| >= {row.mde_rho:.2f})"
+    )
+
+
 def _direction(rising: bool, falling: bool) -> str:
     """A trend claimed upward: up only -> holds; down only -> does not hold; neither or both -> undetermined."""
     if rising and not falling:
@@ -113,7 +128,9 @@ def _direction(rising: bool, falling: bool) -> str:
     return UNDETERMINED
 
 
-def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: int = 5) -> pd.DataFrame:
+def uniform_quant_trends(
+    cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: int = 5, m: int | None = None
+) -> pd.DataFrame:
     """Fig. 3's depth trend, matrix by matrix, on matrices quantized with one GGUF type in every layer.
 
     ``cond``: :func:`svd_icl.conditioning.condition_numbers` rows (layer, module, matrix, cond); ``qtypes``: per
@@ -121,7 +138,9 @@ def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: i
     come from llama.cpp giving some layers more bits. One row per matrix: its type(s), whether uniform, Spearman's
     rho of condition number against layer index, its interval simultaneous over the uniform matrices (``m``), the
     adjusted p dual to it, and the outcome of the shared rule against ``MARGINS["rho"]``: ``HOLDS`` for a rise with
-    depth, ``FAILS`` when the interval lies below the margin (flat or falling), else ``UNDETERMINED``.
+    depth, ``FAILS`` when the interval lies below the margin (flat or falling), else ``UNDETERMINED``. ``m``: the
+    family when the control's status covers several models' matrices (:func:`uniform_family`); default this
+    model's uniform matrices.
     """
     from scipy.stats import spearmanr
 
@@ -136,7 +155,7 @@ def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: i
         rows.append({"matrix": name, "qtypes": "/".join(types), "uniform": uniform, "rho": float(rho),
                      "layers": g.layer.nunique()})  # fmt: skip
     out = pd.DataFrame(rows)
-    m = max(int(out.uniform.sum()), 1)
+    m = m or max(int(out.uniform.sum()), 1)
     tested = [rho_interval(r, n, m) if u else (np.nan, np.nan) for u, r, n in zip(out.uniform, out.rho, out.layers)]
     out["low"], out["high"] = [t[0] for t in tested], [t[1] for t in tested]
     out["p_adj"] = [rho_p(r, n, m) if u else np.nan for u, r, n in zip(out.uniform, out.rho, out.layers)]
@@ -146,6 +165,11 @@ def uniform_quant_trends(cond: pd.DataFrame, qtypes: pd.DataFrame, min_layers: i
         for u, lo, hi in zip(out.uniform, out.low, out.high)
     ]
     return out
+
+
+def uniform_family(tables: dict[str, pd.DataFrame], quant: dict[str, pd.DataFrame], min_layers: int = 5) -> int:
+    """The number of uniformly quantized matrices over every model: the family of the control's status."""
+    return max(1, sum(int(uniform_quant_trends(tables[n], q, min_layers).uniform.sum()) for n, q in quant.items()))
 
 
 def describe_uniform_trends(model: str, trends: pd.DataFrame) -> str:
@@ -159,8 +183,9 @@ def describe_uniform_trends(model: str, trends: pd.DataFrame) -> str:
     if len(uniform):
         n = int(uniform.layers.min())
         parts[0] += (
-            f" (intervals simultaneous over those m = {len(uniform)}, margin {MARGINS['rho']:+.2f}; over {n} layers "
-            f"a trend is detected from |rho| >= {detectable_correlation(n, len(uniform)):.2f})"
+            f" (intervals simultaneous over m = {int(uniform.m.iloc[0])} such matrices of every model, margin "
+            f"{MARGINS['rho']:+.2f}; over {n} layers a trend is detected from |rho| >= "
+            f"{detectable_correlation(n, int(uniform.m.iloc[0])):.2f})"
         )
         each = ", ".join(f"{r.matrix} {r.rho:+.2f} [{r.low:+.2f}, {r.high:+.2f}]" for r in uniform.itertuples())
         parts.append(

@@ -7,72 +7,54 @@ import pandas as pd
 
 from svd_icl.analysis import group_fields
 from svd_icl.claims.core import (
+    ALPHA,
     FAILS,
     HOLDS,
     MARGINS,
+    NOT_INFORMATIVE,
     UNDETERMINED,
     decide,
-    degenerate,
     detectable_correlation,
     family_level,
     fmt_p,
 )
-from svd_icl.claims.fig1 import confirmation_verdicts, describe_confirmation
 from svd_icl.claims.points import (
     _decided,
     _unpruned,
     correctness,
 )
+from svd_icl.claims.sets import informative_set
 from svd_icl.conditioning import DEFAULT_AGGREGATE
 from svd_icl.stats import holm
 
 
 def algorithm1_tests(table: pd.DataFrame, margin: float = MARGINS["gain"]) -> pd.DataFrame:
     """Decide each Algorithm 1 run of ``table`` (:func:`svd_icl.analysis.algorithm1_table` rows, which carry the
-    per-query test correctness), adjusted over every run in it.
+    per-query test correctness), adjusted over every run in it (exploratory: the chapter's verdict is the
+    confirmation).
 
     Algorithm 1 picks the clip rate on validation, so a run's test comparison is not a best-of-m pick; across the
     runs a chapter reports (tasks x modules x seeds) the adjustment keeps "some run gains" honest: McNemar p
     Holm-adjusted, the accuracy change's interval simultaneous over the ``m`` runs, the detectable effect, and
-    the degenerate guard (an unpruned test accuracy within the margin of max(1/K, majority rate)).
+    the guard (:func:`svd_icl.claims.sets.informative_set` on the unpruned test answers): a run whose reference is
+    degenerate is not informative either way.
     """
     floors = [max(c, r) for c, r in zip(table.chance, table.majority_rate)]
-    guard = [degenerate(u, f) for u, f in zip(table.accuracy_unpruned, floors)]
-    return _decided(table.assign(_a=table.correct_unpruned, _b=table.correct_pruned, degenerate=guard), margin)
+    guard = [informative_set(np.asarray(u, float), f) for u, f in zip(table.correct_unpruned, floors)]
+    return _decided(table.assign(_a=table.correct_unpruned, _b=table.correct_pruned, informative=guard), margin)
 
 
 ALGORITHM1_GROUP = ["model", "task", "module"]
 
 
-def algorithm1_confirmed(
-    points: pd.DataFrame, kept: pd.DataFrame, margin: float = MARGINS["gain"], reported: dict | None = None
-) -> pd.DataFrame:
-    """The verdict of "Algorithm 1 improves the test metric", one row per (model, task, module), from confirmations.
-
-    ``points``: :func:`svd_icl.confirm.confirm` records (with model, task, module) of the runs whose validation
-    search truncated: the chosen setting against the unpruned model on held-out test queries over several
-    demonstration sets, decided by :func:`svd_icl.claims.fig1.confirmation_verdicts` with the interval
-    simultaneous over those runs (``m``) and the degenerate-prompt guard. ``kept``: rows (model, task, module,
-    layer) of the runs whose search kept the unpruned model (xi* = 0): the method's output is the unpruned model,
-    its change is zero on any queries, so the claim does not hold there, with no test needed (``n`` is 0: nothing
-    was scored). ``reported``: per (model, task, module) a change the paper reports, for the power note.
-    """
-    tested = confirmation_verdicts(points, ALGORITHM1_GROUP, margin, reported) if len(points) else pd.DataFrame()
-    if len(tested):
-        tested["kept_unpruned"] = False
+def kept_rows(kept: pd.DataFrame) -> pd.DataFrame:
+    """Cases whose validation search kept the unpruned model (xi* = 0): Algorithm 1's output is the unpruned model,
+    there is no change to confirm, and the case is ``NOT INFORMATIVE`` (nothing was measured; n = 0)."""
     if not len(kept):
-        return tested
-    zero = kept[ALGORITHM1_GROUP + ["layer"]].assign(clip_rate=0.0, n=0, seeds=0, difference=0.0, low=0.0,
-                                                      high=0.0, margin=margin, outcome=FAILS, kept_unpruned=True)
-    return pd.concat([tested, zero], ignore_index=True) if len(tested) else zero
-
-
-def describe_algorithm1_confirmation(row) -> str:
-    """One generated sentence per :func:`algorithm1_confirmed` row."""
-    if getattr(row, "kept_unpruned", False):
-        return (f"**{row.model} {row.task} {str(row.module).upper()}**: the validation search kept the unpruned model "
-                f"(ξ* = 0), so Algorithm 1 changes nothing here: **{row.outcome}**.")  # fmt: skip
-    return describe_confirmation(row)
+        return pd.DataFrame()
+    return kept[ALGORITHM1_GROUP + ["layer"]].assign(clip_rate=0.0, n=0, sets=0, informative=0, difference=np.nan,
+                                                      low=np.nan, high=np.nan, outcome=NOT_INFORMATIVE,
+                                                      kept_unpruned=True, stopped="the search kept the unpruned model")
 
 
 def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
@@ -253,54 +235,55 @@ def describe_condition_gain(row) -> str:
     )
 
 
-def _pooled_output(frame: pd.DataFrame | None, unpruned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per query, a rule's output correctness averaged over the demonstration sets, and the labels: the rule's
-    ``selected`` points from its confirmation ``frame``, or the unpruned points where its search kept the unpruned
-    model (``frame`` None)."""
-    points = unpruned if frame is None else frame[frame.role == "selected"]
-    points = points.assign(_set=points.demo_seed.map(lambda s: -1 if s is None or s != s else int(s)))
-    points = points.sort_values("_set")
-    labels = np.asarray(points.iloc[0]["labels"])
-    if any(not np.array_equal(labels, np.asarray(r["labels"])) for _, r in points.iterrows()):
-        raise ValueError("a rule's confirmation points were scored on different queries")
-    return np.mean([correctness(r) for _, r in points.iterrows()], axis=0), labels
+def _set_outputs(frame: pd.DataFrame | None, unpruned: pd.DataFrame) -> dict[int, np.ndarray]:
+    """Per fresh demonstration set, a rule's output correctness on that set's queries: its ``selected`` points from
+    its confirmation ``frame``, or the unpruned points where its search kept the unpruned model (``frame`` None)."""
+    points = unpruned if frame is None else frame[(frame.arm == "sets") & (frame.role == "selected")]
+    return {int(r["set"]): correctness(r) for _, r in points.iterrows()}
 
 
 def depth_rule_comparison(cases: list[dict], margin: float = MARGINS["gain"]) -> pd.DataFrame:
     """Algorithm 1's choice against the rule that uses depth alone (the deepest layer, its clip rate searched on the
-    same validation queries), on the same held-out confirmation queries and demonstration sets.
+    same validation queries), on the same fresh demonstration sets and held-out queries.
 
     ``cases``: one dict per (model, task, module) whose Algorithm 1 layer is not the deepest, with ``layer``,
     ``clip_rate`` (Algorithm 1's pick; 0 where its search kept the unpruned model), ``deep_layer``,
     ``deep_clip_rate`` and ``algorithm1`` / ``deepest``: each rule's :func:`svd_icl.confirm.confirm` records, or
     None where that rule's search kept the unpruned model (its output is then the unpruned points of the other's
-    confirmation: the same queries and sets). Per case the effect is Algorithm 1's pooled accuracy minus the depth
-    rule's, paired per query (Wilcoxon on the per-query averages), its interval simultaneous over the cases:
-    ``HOLDS`` when it lies above 0 (the condition number adds something to depth), ``DOES NOT HOLD`` when it lies
-    below the margin (depth alone does as well, within the smallest effect of interest), else ``UNDETERMINED``.
+    confirmation: the same queries and sets). Per case the effect is Algorithm 1's accuracy minus the depth rule's
+    over the sets both confirmations scored (a random-effects interval, :mod:`svd_icl.claims.sets`), simultaneous
+    over the cases: ``HOLDS`` when it lies above 0 (the condition number adds something to depth), ``DOES NOT
+    HOLD`` when it lies below the margin (depth alone does as well), else ``UNDETERMINED``.
     """
-    from svd_icl.stats import paired_comparison
+    from svd_icl.claims.sets import CROSSED, NESTED, set_interval
 
+    m = max(len(cases), 1)
     rows = []
     for c in cases:
         frames = [f for f in (c["algorithm1"], c["deepest"]) if f is not None]
         if not frames:
             raise ValueError(f"{c['model']}/{c['task']} {c['module']}: both rules kept the unpruned model; they agree")
-        unpruned = frames[0][frames[0].role == "unpruned"]
-        a1, labels = _pooled_output(c["algorithm1"], unpruned)
-        deep, deep_labels = _pooled_output(c["deepest"], unpruned)
-        if not np.array_equal(labels, deep_labels):
-            raise ValueError(f"{c['model']}/{c['task']} {c['module']}: the two rules were confirmed on other queries")
+        unpruned = frames[0][(frames[0].arm == "sets") & (frames[0].role == "unpruned")]
+        a1, deep = _set_outputs(c["algorithm1"], unpruned), _set_outputs(c["deepest"], unpruned)
+        common = sorted(set(a1) & set(deep))
+        if len(common) < 2:
+            raise ValueError(f"{c['model']}/{c['task']} {c['module']}: the two rules share fewer than 2 sets")
+        offsets = {int(x) if x == x and x is not None else 0 for x in unpruned.offset}
+        est = set_interval([deep[j] for j in common], [a1[j] for j in common], ALPHA / m,
+                           NESTED if len(offsets) > 1 else CROSSED)  # fmt: skip
         rows.append(
             {
                 "model": c["model"], "task": c["task"], "module": c["module"], "layer": int(c["layer"]),
                 "clip_rate": float(c["clip_rate"]), "deep_layer": int(c["deep_layer"]),
-                "deep_clip_rate": float(c["deep_clip_rate"]), "seeds": len(unpruned),
-                "algorithm1": float(a1.mean()), "deepest": float(deep.mean()),
-                "p": paired_comparison(deep, a1).p_value, "_a": deep, "_b": a1,
+                "deep_clip_rate": float(c["deep_clip_rate"]), "sets": len(common), "n": est.queries,
+                "algorithm1": float(np.mean([a1[j].mean() for j in common])),
+                "deepest": float(np.mean([deep[j].mean() for j in common])), "difference": est.difference,
+                "low": est.low, "high": est.high, "m": m, "p_adj": min(1.0, est.p(m)),
+                "mde": est.detectable(ALPHA / m), "margin": margin, "tau": est.tau,
+                "outcome": decide(est.low, est.high, margin),
             }
         )  # fmt: skip
-    return _decided(pd.DataFrame(rows), margin) if rows else pd.DataFrame()
+    return pd.DataFrame(rows)
 
 
 def describe_depth_rule(row) -> str:
@@ -313,7 +296,7 @@ def describe_depth_rule(row) -> str:
     return (
         f"**{row.model} {row.task} {str(row.module).upper()}**: Algorithm 1's layer {row.layer} at ξ = "
         f"{row.clip_rate:g} scores {row.algorithm1:.1%}, the deepest layer {row.deep_layer} at its own validation "
-        f"choice ξ = {row.deep_clip_rate:g} {row.deepest:.1%} on {row.n} held-out queries x {row.seeds} "
-        f"demonstration sets; {row.difference * 100:+.1f} points [{row.low * 100:+.1f}, {row.high * 100:+.1f}] "
+        f"choice ξ = {row.deep_clip_rate:g} {row.deepest:.1%} over {row.sets} fresh demonstration sets x {row.n} "
+        f"held-out queries; {row.difference * 100:+.1f} points [{row.low * 100:+.1f}, {row.high * 100:+.1f}] "
         f"(simultaneous over m = {int(row.m)}): **{row.outcome}**, {words[row.outcome]}."
     )

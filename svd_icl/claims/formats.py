@@ -7,9 +7,11 @@ from __future__ import annotations
 import pandas as pd
 
 from svd_icl.analysis import group_fields
-from svd_icl.claims.core import DEGENERATE, FAILS, HOLDS, UNDETERMINED, degenerate, outcome_status, paired_interval
+from svd_icl.claims.core import FAILS, HOLDS, NOT_INFORMATIVE, UNDETERMINED, Quantifier, check_outcome, paired_interval
 from svd_icl.claims.fig1 import shallow_collapse
 from svd_icl.claims.points import baseline, correctness
+from svd_icl.claims.records import Case, Claim
+from svd_icl.claims.sets import informative_set
 
 
 def _point(frame: pd.DataFrame, row: pd.Series, group: list[str], layer, module, clip_rate) -> pd.DataFrame:
@@ -24,14 +26,18 @@ def _label(layer, module, clip_rate) -> str:
 
 
 def _gain_outcome(frame: pd.DataFrame, row: pd.Series) -> tuple[str, float, float]:
-    """The search-gain verdict of one best point under a variant, in the book's family of ``row.m`` points: holds
-    (or is a degenerate-prompt recovery) when its interval lies above 0, does not hold when the book's did not and
-    the interval still lies below the margin, else undetermined. Returns (outcome, unpruned, point accuracy)."""
+    """The search-gain verdict of one best point under a variant, in the book's family of ``row.m`` points: not
+    informative when the variant's reference is degenerate, holds when the point's interval lies above 0; does not
+    hold only where the book's did not either and the point's interval still lies below the margin (a refutation
+    of *some* truncation needs every point, and the variant re-scores only the book's best); else undetermined.
+    Returns (outcome, unpruned, point accuracy)."""
     ref, best = frame[frame.clip_rate == 0].iloc[0], frame[frame.clip_rate > 0].iloc[0]
     a, b = correctness(ref), correctness(best)
     t = paired_interval(a, b, int(row.m))
-    if t.low > 0:
-        outcome = DEGENERATE if degenerate(float(a.mean()), baseline(str(ref.task), ref.majority_rate)) else HOLDS
+    if not informative_set(a, baseline(str(ref.task), ref.majority_rate)):
+        outcome = NOT_INFORMATIVE
+    elif t.low > 0:
+        outcome = HOLDS
     elif row.outcome == FAILS and t.high < row.margin:
         outcome = FAILS
     else:
@@ -70,15 +76,22 @@ def format_robustness(
                          "point_label": _label(r.best_layer, r.best_module, r.best_clip_rate)})  # fmt: skip
     out = pd.DataFrame(rows)
     if len(out):
-        out["survives"] = out.book == out.outcome
+        out["decided"] = out.book.isin([HOLDS, FAILS])  # only a decided verdict can survive or fall
+        out["survives"] = out.decided & (out.book == out.outcome)
     return out
+
+
+def _per_verdict(table: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """Per (group, verdict): whether the book's verdict was decided, and whether it survives every variant."""
+    return table.groupby([*group, "verdict"], sort=False).agg(decided=("decided", "all"), survives=("survives", "all"))
 
 
 def describe_formats(table: pd.DataFrame, group: list[str] = ("model", "task")) -> str:
     """Generated markdown: per verdict and group, the book's outcome and each variant's, with the accuracies that
-    moved; then how many verdicts survive every change."""
+    moved; then how many decided verdicts survive every change (an undetermined verdict can neither)."""
     if table.empty:
         return "No format variants were scored."
+    group = list(group)
     lines = []
     for key, g in table.groupby([*group, "verdict"], sort=False):
         *names, verdict = key
@@ -90,27 +103,34 @@ def describe_formats(table: pd.DataFrame, group: list[str] = ("model", "task")) 
         ]
         lines.append(f"- **{' '.join(map(str, names))}**, *{verdict}* (book's format: **{first.book}**): "
                      + "; ".join(parts) + ".")  # fmt: skip
-    per = table.groupby([*group, "verdict"]).survives.all()
-    lines.append(f"\n{int(per.sum())} of {len(per)} verdicts come out the same under every format change"
-                 + ("." if per.all() else "; the others depend on the prompt's format, not only on the truncation."))
+    per = _per_verdict(table, group)
+    decided = per[per.decided]
+    kept = int(decided.survives.sum())
+    lines.append(f"\nOf the {len(decided)} verdicts the book decided (of {len(per)}), {kept} come "
+                 "out the same under every format change" + ("." if decided.survives.all() else
+                 "; the others depend on the prompt's format, not only on the truncation.")
+                 + (f" The {len(per) - len(decided)} undecided ones cannot test the format." if len(per) > len(decided)
+                    else ""))  # fmt: skip
     return "\n".join(lines)
 
 
 def format_claim(
-    table: pd.DataFrame, group: list[str] = ("model", "task"), control_of: list[str] | None = None
-) -> dict:
-    """The summary record of the control: each (group, verdict) a case that holds when it survives every change.
-    ``control_of``: the claims (their recorded text) whose verdicts the control re-derives (:func:`svd_icl.summary.
-    controls`)."""
-    per = table.groupby([*group, "verdict"], sort=False).survives.all()
-    flipped = [f"{' '.join(map(str, k[:-1]))} {k[-1]}" for k, ok in per.items() if not ok]
-    control = {"control": "neutral prompt-format changes (BOS, blank lines)", "control_of": control_of}
-    return {
-        "claim": "Collapse and search-gain verdicts survive neutral prompt-format changes (BOS, blank lines)",
-        "paper": "(ours: prompt format)",
-        **(control if control_of else {}),
-        "status": outcome_status([HOLDS if ok else FAILS for ok in per]),
-        "evidence": f"{int(per.sum())} of {len(per)} verdicts unchanged under "
-        + ", ".join(dict.fromkeys(table.variant))
-        + (f"; changed: {'; '.join(flipped)}" if flipped else ""),
-    }
+    table: pd.DataFrame, group: list[str] = ("model", "task"), control_of: tuple[str, ...] = (),
+    claim_id: str = "format-control",
+) -> Claim:  # fmt: skip
+    """The control's claim: each (group, verdict) a case that holds when the book's decided verdict survives every
+    change, is refuted when it flips, and is not informative when the book's verdict was undecided (nothing to
+    survive). ``control_of``: the ids of the claims whose verdicts the control re-derives."""
+    group = list(group)
+    per = _per_verdict(table, group)
+    cases = []
+    for key, r in per.iterrows():
+        name = f"{' '.join(map(str, key[:-1]))} {key[-1]}"
+        outcome = check_outcome(r.survives) if r.decided else NOT_INFORMATIVE
+        moved = table[(table[[*group, "verdict"]] == list(key)).all(axis=1)]
+        detail = ", ".join(f"{v.variant}: {v.outcome}" for v in moved.itertuples())
+        cases.append(Case(name, outcome, f"{name}: book {moved.book.iloc[0]}; {detail}"))
+    return Claim(claim_id, "Collapse and search-gain verdicts survive neutral prompt-format changes (BOS, blank lines)",
+                 "(ours: prompt format)", Quantifier.EVERY, tuple(cases),
+                 control="neutral prompt-format changes (BOS, blank lines)" if control_of else None,
+                 control_of=tuple(control_of))  # fmt: skip

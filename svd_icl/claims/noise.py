@@ -11,12 +11,14 @@ from svd_icl.claims.core import (
     FAILS,
     HOLDS,
     MARGINS,
+    NOT_INFORMATIVE,
     UNDETERMINED,
     detectable_effect,
     interval_p,
     paired_interval,
 )
-from svd_icl.claims.points import correctness
+from svd_icl.claims.points import baseline, correctness
+from svd_icl.claims.sets import informative_set
 
 
 def noise_effects(points: pd.DataFrame, group: list[str], margin: float = MARGINS["gain"],
@@ -30,7 +32,10 @@ def noise_effects(points: pd.DataFrame, group: list[str], margin: float = MARGIN
     Outcome of "the gain is not the removal of quantization noise", i.e. more noise does not make the truncation
     help by ``margin`` or more: ``HOLDS`` when the growth's interval lies below ``margin``; ``FAILS`` only when it
     lies above it (truncation helps more with more noise, by at least the margin: what noise removal predicts);
-    otherwise ``UNDETERMINED``.
+    otherwise ``UNDETERMINED``. The control can only test a gain that is there and noise that costs something:
+    ``NOT INFORMATIVE`` unless the truncation's gain on the stored weights is shown (its interval above 0) from an
+    informative reference (:func:`svd_icl.claims.sets.informative_set`), and the noise is shown to cost the
+    unpruned model accuracy (its interval below 0).
     """
     group = list(group)
     cases = []
@@ -49,7 +54,11 @@ def noise_effects(points: pd.DataFrame, group: list[str], margin: float = MARGIN
     for key, level, s0, a0, b0, ak, bk, uk in cases:
         growth = paired_interval(b0 - a0, bk - ak, m, alpha)
         cost = paired_interval(a0, ak, m, alpha)
-        outcome = HOLDS if growth.high < margin else FAILS if growth.low > margin else UNDETERMINED
+        gain0 = paired_interval(a0, b0, m, alpha)
+        floor = baseline(str(s0.task), float(s0.majority_rate))
+        testable = gain0.low > 0 and cost.high < 0 and informative_set(a0, floor)
+        outcome = (NOT_INFORMATIVE if not testable else HOLDS if growth.high < margin
+                   else FAILS if growth.low > margin else UNDETERMINED)  # fmt: skip
         rows.append(
             {
                 **group_fields(group, key),
@@ -63,6 +72,8 @@ def noise_effects(points: pd.DataFrame, group: list[str], margin: float = MARGIN
                 "unpruned": float(a0.mean()),
                 "unpruned_noisy": float(ak.mean()),
                 "gain0": float((b0 - a0).mean()),
+                "gain0_low": gain0.low,
+                "testable": testable,
                 "gain": float((bk - ak).mean()),
                 "cost": cost.difference,
                 "cost_low": cost.low,
@@ -91,6 +102,13 @@ def describe_noise(row) -> str:
         f"weights and {row.gain:+.1%} on the noisier ones, a change of {row.growth:+.1%} [{row.low:+.1%}, "
         f"{row.high:+.1%}] (n = {row.n}, m = {row.m})"
     )
+    if row.outcome == NOT_INFORMATIVE:
+        why = []
+        if row.gain0_low <= 0:
+            why.append("the truncation's gain on the stored weights is not shown")
+        if row.cost_high >= 0:
+            why.append("the added noise is not shown to cost the unpruned model anything")
+        return head + ": not testable here (" + ("; ".join(why) or "the reference prompt is degenerate") + ")."
     if row.outcome == FAILS:
         return head + (f": the gain grows with the noise by more than {row.margin:.0%}, as removing quantization "
                        "noise would predict.")

@@ -8,9 +8,8 @@ import pandas as pd
 
 from svd_icl.analysis import group_fields
 from svd_icl.claims.core import (
-    DEGENERATE,
-    HOLDS,
     MARGINS,
+    NOT_INFORMATIVE,
     decide,
     detectable_effect,
     family_level,
@@ -125,13 +124,14 @@ def _adjusted(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def _decided(out: pd.DataFrame, margin: float, sign: int = 1) -> pd.DataFrame:
-    """:func:`_adjusted`, then the margin and the outcome (:func:`svd_icl.claims.core.decide`); rows with a
-    ``degenerate`` column are claimed gains and get :func:`svd_icl.claims.core.gain_outcome`'s guard."""
+    """:func:`_adjusted`, then the margin and the outcome (:func:`svd_icl.claims.core.decide`). Rows with an
+    ``informative`` column that is false are ``NOT INFORMATIVE`` in either direction (a degenerate reference:
+    :func:`svd_icl.claims.sets.informative_set`)."""
     out = _adjusted(out)
     out["margin"] = margin
     out["outcome"] = [decide(lo, hi, margin, sign) for lo, hi in zip(out.low, out.high)]
-    if "degenerate" in out:
-        out.loc[(out.outcome == HOLDS) & out.degenerate.astype(bool), "outcome"] = DEGENERATE
+    if "informative" in out:
+        out.loc[~out.informative.astype(bool), "outcome"] = NOT_INFORMATIVE
     return out
 
 

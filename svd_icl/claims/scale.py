@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from svd_icl.claims.points import (
-    _pct,
-    case_evidence,
-    effect,
-)
+from svd_icl.claims.points import _pct
 
 
 def describe_scale(
@@ -16,17 +12,19 @@ def describe_scale(
     collapse: pd.DataFrame,
 ) -> str:  # fmt: skip
     """A generated paragraph: each claim's outcome on the larger model ``big`` beside the smaller ``small`` ones
-    (frames indexed by model, from :func:`shots_help`, :func:`confirmation_verdicts` (the truncation chosen on
-    validation, scored on held-out queries), :func:`depth_stability`, :func:`shallow_collapse`), and which claims
-    change with scale."""
+    (frames indexed by model, from :func:`shots_help_sets`, :func:`svd_icl.claims.confirmation.over_sets` (the
+    truncation chosen on validation, scored over fresh prompts), :func:`depth_stability`, :func:`shallow_collapse`),
+    and which claims change with scale."""
     claims = {
-        "few-shot demonstrations help": helps.outcome,
-        "truncating one layer raises accuracy (confirmed)": confirmed.outcome,
+        "few-shot demonstrations help (over prompts)": helps.outcome,
+        "truncating one layer raises accuracy (over fresh prompts)": confirmed.outcome,
         "deep layers are more stable": depth.outcome,
         "shallow layers collapse": collapse.outcome,
     }
-    by_shots = ", ".join(f"{k} shots {_pct(v)}" for k, v in helps.loc[big].accuracy_by_shots.items())
-    lines = [f"**{big}**: {by_shots} (baseline max(1/K, majority rate) {_pct(collapse.loc[big].baseline)})."]
+    h = helps.loc[big]
+    lines = [f"**{big}**: {int(h.few)} shots {_pct(h.accuracy_few)}, {int(h.many)} shots {_pct(h.accuracy_many)} "
+             f"over {int(h.sets)} fresh demonstration sets (baseline max(1/K, majority rate) "
+             f"{_pct(collapse.loc[big].baseline)})."]
     same, differ = [], []
     for claim, outcomes in claims.items():
         others = ", ".join(f"{m} {outcomes.loc[m]}" for m in small if m in outcomes.index)
@@ -41,27 +39,7 @@ def describe_scale(
     pick = confirmed.loc[big]
     lines.append(
         f"The truncation the search chose for {big}, layer {pick.layer} {str(pick.module).upper()} "
-        f"ξ = {pick.clip_rate:g}, on the held-out queries: {_pct(pick.unpruned)} → {_pct(pick.selected)}, "
-        f"{effect(pick)}."
+        f"ξ = {pick.clip_rate:g}, over fresh prompts: {_pct(pick.unpruned)} → {_pct(pick.selected)}, "
+        f"{pick.difference:+.1%} [{pick.low:+.1%}, {pick.high:+.1%}]."
     )
     return " ".join(lines)
-
-
-def describe_smaller_confirmation(name: str, n: int, full: dict[str, pd.Series], small: dict[str, pd.Series]) -> str:
-    """A generated sentence: each confirmed claim's verdict for model ``name`` on the whole confirmation set
-    (``full``: claim -> decided row) and on its first ``n`` queries (``small``, from
-    :func:`svd_icl.claims.points.first_queries`: exactly a confirmation of ``n``), and which verdicts the size alone
-    changes. A verdict that flips with the set's size is a result about power, stated as such."""
-    parts, flipped = [], []
-    for claim, row in full.items():
-        less = small[claim]
-        parts.append(case_evidence(less, f"*{claim}*"))
-        if less.outcome != row.outcome:
-            flipped.append(f"*{claim}* ({less.outcome} at n = {n}, {row.outcome} at n = {row.n})")
-    text = (
-        f"On the first {n} of these queries for {name} (exactly the rows a {n}-query confirmation scores: the query "
-        f"rows are nested prefixes of one seeded permutation), the same tests give: {'; '.join(parts)}. "
-    )
-    if flipped:
-        return text + "The confirmation set's size alone changes " + " and ".join(flipped) + "."
-    return text + "The larger set changes no verdict here; it narrows the intervals."

@@ -201,8 +201,11 @@ def best_truncation_test(errors: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
     best = pruned.loc[pruned.groupby("shots").change.idxmin()].set_index("shots")
     best["unpruned error"] = errors[errors["rank"] == errors["rank"].max()].groupby("shots").error.first()
     best["significant"] = (best.change < 0) & (best.p_holm < alpha)
+    # every truncation tried at the shot number: a refutation of "some truncation lowers it" needs all of them
+    best["changes"] = pruned.groupby("shots").change.agg(list)
+    best["change_sems"] = pruned.groupby("shots").change_sem.agg(list)
     return best[["layer", "matrix", "clip_rate", "rank", "unpruned error", "error", "change", "change_sem", "p",
-                 "p_holm", "m", "significant"]]  # fmt: skip
+                 "p_holm", "m", "significant", "changes", "change_sems"]]  # fmt: skip
 
 
 def first_layer_damage_factor(errors: pd.DataFrame) -> float:

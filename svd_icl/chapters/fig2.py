@@ -1,0 +1,53 @@
+"""The Figure 2 chapter's claims: accuracy grows with shots (over prompts), truncation can raise accuracy at every
+shot number (over prompts, and for the tuned prompt), deep layers are the stable ones at every shot number, and
+with fewer shots the shallow collapse loses less of the headroom."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from svd_icl.chapters.common import cases, confirmation_claims
+from svd_icl.claims.core import Quantifier, fmt_p
+from svd_icl.claims.points import case_evidence
+from svd_icl.claims.records import Claim
+
+SHOTS_HELP, GAIN, GAIN_TUNED = "fig2-shots-help", "fig2-gain-every-shots", "fig2-gain-every-shots-tuned"
+DEPTH, COLLAPSE_SLOWER = "fig2-deep-stable-every-shots", "fig2-fewer-shots-slower-collapse"
+
+
+def shots_evidence(r, name: str) -> str:
+    """A demonstrations-help case over sets (:func:`svd_icl.claims.shots_help_sets` row) as the record states it."""
+    return (f"{name}: {r.outcome}, {r.accuracy_few:.1%} at {r.few} shots -> {r.accuracy_many:.1%} at {r.many}, "
+            f"{r.difference:+.1%} [{r.low:+.1%}, {r.high:+.1%}] ({r.sets} sets x {r.n} queries ({r.design}), "
+            f"tau {r.tau:.1%}, m = {r.m}, adjusted {fmt_p(r.p_adj)}, margin {r.margin:+.1%}, detects {r.mde:+.1%})")
+
+
+def claims(
+    helps: pd.DataFrame, over: pd.DataFrame, tuned: pd.DataFrame, depth: pd.DataFrame, slower: pd.DataFrame
+) -> list[Claim]:
+    """The chapter's claim records: :func:`shots_help_sets` rows (one per model and consecutive pair of shot
+    numbers), the confirmation's rows (with ``shot_count``), :func:`depth_stability` and
+    :func:`collapse_grows_with_shots` rows."""
+    out = [Claim(SHOTS_HELP, "Unpruned accuracy grows with the number of shots (each step, over fresh demonstration "
+                 "sets)", "Fig. 2", Quantifier.EVERY,
+                 cases(helps.itertuples(), lambda r: f"{r.model} {r.few}->{r.many} shots",
+                       lambda r: shots_evidence(r, f"{r.model} {r.few}->{r.many} shots")), family=len(helps))]
+    out += confirmation_claims(over, tuned, lambda r: f"{r.model} {int(r.shot_count)} shots", (GAIN, GAIN_TUNED),
+                               "At every shot number truncating one layer can raise accuracy", "Fig. 2",
+                               Quantifier.EVERY, "Truncation helps at every shot number")  # fmt: skip
+    out.append(Claim(DEPTH, "At every shot number deep layers are more stable than shallow ones", "Fig. 2",
+                     Quantifier.EVERY, cases(depth.itertuples(), lambda r: f"{r.model} {int(r.shots)} shots",
+                                             lambda r: case_evidence(r, f"{r.model} {int(r.shots)} shots",
+                                                                     f"deep {r.deep_mean:.1%} vs shallow "
+                                                                     f"{r.shallow_mean:.1%}, ")),
+                     family=len(depth)))  # fmt: skip
+
+    def lost(r) -> str:
+        shares = ", ".join(f"{k} shots {x:.0%}" for k, x in r.loss_by_shots.items())
+        return case_evidence(r, r.model, f"share of headroom lost to shallow truncation {shares}; "
+                             f"{max(r.loss_by_shots)} vs {min(r.loss_by_shots)} shots ")  # fmt: skip
+
+    out.append(Claim(COLLAPSE_SLOWER, "With fewer shots, shallow-layer truncation loses a smaller share of the "
+                     "headroom (slower collapse)", "Sec. 2.2", Quantifier.EVERY,
+                     cases(slower.itertuples(), lambda r: r.model, lost), family=len(slower)))  # fmt: skip
+    return out
