@@ -6,12 +6,27 @@
 #   bash ci/build_book.sh paper    # the paper's setup (GPT-J-6B / LLaMA2-7B, needs a GPU and the Hub)
 #   bash ci/build_book.sh paper-dry  # the paper's parameter files on CPU in minutes: its models mapped to random
 #                                    # stand-ins of their family and depth (ci/paper_dry_models.yaml), few queries
+#   bash ci/build_book.sh default --budget 30  # no confirmation starts a further look of fresh demonstration
+#                                    # sets after 30 minutes (setup excluded); every chapter still runs, and a case
+#                                    # left open says so (svd_icl.chapters.confirmation.Budget)
 # Executed notebooks and the site land in build/<profile>/ (HTML: build/<profile>/_build/html/index.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-profile=${1:-default}
+profile=default
+budget=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --budget) budget=${2:-}; shift 2 || { echo "--budget needs a number of minutes" >&2; exit 2; } ;;
+    --budget=*) budget=${1#--budget=}; shift ;;
+    -*) echo "unknown option '$1': use --budget MINUTES" >&2; exit 2 ;;
+    *) profile=$1; shift ;;
+  esac
+done
 case "$profile" in default|full|smoke|paper|paper-dry) ;;
   *) echo "unknown profile '$profile': use default, full, smoke, paper or paper-dry" >&2; exit 2;; esac
+if [ -n "$budget" ] && ! [[ "$budget" =~ ^[0-9]+$ && "$budget" -gt 0 ]]; then
+  echo "--budget $budget: give a whole number of minutes >= 1" >&2; exit 2
+fi
 
 bash ci/setup.sh
 # shellcheck disable=SC1091
@@ -53,6 +68,13 @@ case "$profile" in
 esac
 echo "== setup and models: $SECONDS s"
 setup_seconds=$SECONDS
+# A time budget for the chapters: after it, no confirmation starts a further look (each case states where it
+# stopped; every stated interval keeps its level, as alpha is spent per look).
+unset SVD_ICL_BUDGET_END
+if [ -n "$budget" ]; then
+  export SVD_ICL_BUDGET_END=$(( $(date +%s) + budget * 60 ))
+  echo "== budget: $budget min for the chapters (until $(date -d @"$SVD_ICL_BUDGET_END" +%H:%M))"
+fi
 
 # The plan: every point each chapter needs, how many are stored, the compute left (svd_icl.plan); then one progress
 # line a minute while the notebooks run (papermill itself only says "Executing"). The paper profile's models may
@@ -86,6 +108,10 @@ for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
   echo "{\"chapter\": \"$name\", \"seconds\": $((SECONDS - start))}" >> "$out/timings.jsonl"
 done
 kill $watcher 2>/dev/null || true
+
+# The first page opens with what the reproduction found, generated from the chapters' verdict files.
+python -m svd_icl.findings "$out/results" "$src/book" \
+  $(python -c "from svd_icl.plan import chapter_parameters as p; print(' '.join(p('summary')['chapters']))")
 
 jupyter-book build "$src" --path-output "$out" -W -n --keep-going
 echo "{\"chapter\": \"(whole build)\", \"seconds\": $SECONDS}" >> "$out/timings.jsonl"

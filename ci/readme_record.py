@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from svd_icl.findings import findings_markdown
 from svd_icl.plan import build_plan, chapter_parameters, stored_compute
 from svd_icl.summary import record_markdown
 
@@ -37,13 +38,15 @@ def main(build: str, commit: str | None = None) -> int:
         "a point already stored in the build's results costs nothing, so the wall times say how cold it was."
     )
     chapters = chapter_parameters("summary", root=ROOT)["chapters"]  # the chapters that record claims
-    block = record_markdown(out / "results", chapters, timings, header)
+    findings = findings_markdown(out / "results", chapters, style="plain")
+    block = record_markdown(out / "results", chapters, timings, header, findings)
     if (out / "results" / "sweeps.jsonl").exists():
         total, confirm = stored_compute(build_plan("default", out / "results"), out / "results")
         block += (
             f"\n\nThe sweep and confirmation points this book uses took {total / 60:.1f} min of compute when they were "
             f"computed, {confirm / 60:.1f} min of it the confirmation sets (held-out test queries: Figure 1's, Figure "
-            "2's, the scale chapter's and Algorithm 1's, over four demonstration sets and with 0 shots); the records' "
+            "2's, the scale chapter's and Algorithm 1's, over fresh demonstration sets, the tuned prompt and 0 shots); "
+            "the records' "
             "own seconds, so this holds whether this build computed them or found them stored."
         )
     readme = ROOT / "README.md"

@@ -148,3 +148,25 @@ def gate(
     passes = agreement >= min_agreement and significant == 0 and not differ
     n_claims = 0 if claims is None else len(claims)
     return GateDecision(passes, agreement, significant, len(table), min_agreement, worst, n_claims, differ)
+
+
+def matmul_speedup(other: str = "bfloat16", reference: str = "float32", size: int = 512, repeats: int = 5) -> float:
+    """How many times faster a ``size`` x ``size`` matmul runs in ``other`` than in ``reference`` on this CPU (the
+    best of ``repeats`` timings each, all torch threads). Below 1 on a CPU without AVX512-BF16: there bfloat16 is
+    emulated, often a hundred times slower, and cannot make the book cheaper, so the precision chapter does not run
+    its sweeps there (a comparison that would take days to say "keep float32")."""
+    import time
+
+    import torch
+
+    def best(dtype: str) -> float:
+        a = torch.randn(size, size, dtype=getattr(torch, dtype))
+        a @ a
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ a
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best(reference) / best(other)

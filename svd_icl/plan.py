@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from svd_icl.confirm import Design
 from svd_icl.results import ResultStore, record_key
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, prompt_plan, unpruned_record
 
@@ -125,10 +126,9 @@ def needs_fig1(p: dict) -> list[Need]:
         out.append(_sweep("fig1", f"{model}/{task} search", model=model, task=task, layers=layers,
                           modules=p["modules"], clip_rates=p["clip_rates"], shots=p["shots"].get(task),
                           seed=p["seed"], split="validation", n=p["n_search"].get(task)))  # fmt: skip
-        out.append(Need("fig1", f"{model}/{task} confirmation", "confirmation",
-                        extra={"model": model, "task": task, "shots": p["shots"].get(task), "seed": p["seed"],
-                               "n": p["n_confirm"].get(task), "demo_seeds": [None, *p["demo_seeds"]],
-                               "layers": layers}))  # fmt: skip
+        design = Design.for_task(p["confirm_sets"][task], p["confirm_queries"], p["tuned_queries"], task)
+        out.append(_confirmation_need("fig1", f"{model}/{task} confirmation", model, task, p["shots"].get(task),
+                                      p["seed"], design, layers))
         out.append(Need("fig1", f"{model}/{task} format control", "formats", store="formats.jsonl",
                         extra={"model": model, "task": task, "shots": p["shots"].get(task), "seed": p["seed"],
                                "n": p["n_search"].get(task), "layers": layers}))  # fmt: skip
@@ -136,9 +136,17 @@ def needs_fig1(p: dict) -> list[Need]:
         if levels and _bundled(model):  # the quantization-noise control: a quantized checkpoint only
             out.append(Need("fig1", f"{model}/{task} noise control", "noise", store="noise.jsonl",
                             total=2 * len(levels), extra={"model": model, "task": task, "shots": p["shots"].get(task),
-                            "seed": p["seed"], "n": p["n_confirm"].get(task), "levels": levels,
+                            "seed": p["seed"], "n": design.tuned or design.cap, "levels": levels,
                             "noise_seed": p.get("noise_seed", 0), "layers": layers}))  # fmt: skip
     return out
+
+
+def _confirmation_need(chapter: str, label: str, model: str, task: str, shots: int | None, seed: int, design: Design,
+                       layers: list[int], **extra) -> Need:  # fmt: skip
+    """A confirmation's need (:func:`svd_icl.confirm.confirmation_configs` lists its sweeps): priced at the fixed
+    design's size, every set of the last look, an upper bound on what the sequential design spends."""
+    return Need(chapter, label, "confirmation", extra={"model": model, "task": task, "shots": shots, "seed": seed,
+                                                       "design": design, "layers": layers, **extra})  # fmt: skip
 
 
 def _bundled(model: str) -> bool:
@@ -157,14 +165,25 @@ def needs_fig2(p: dict) -> list[Need]:
             out.append(_sweep("fig2", f"{m}/{p['task']} {k} shots", model=m, task=p["task"], layers=p["layers"],
                               modules=p["modules"], clip_rates=p["clip_rates"], shots=k, seed=p["seed"],
                               split=p["split"], n=p["n_queries"]))  # fmt: skip
-            sets = [None, *p["demo_seeds"]] if k else [None]
-            out.append(Need("fig2", f"{m}/{p['task']} {k} shots confirmation", "confirmation",
-                            extra={"model": m, "task": p["task"], "shots": k, "seed": p["seed"], "n": p["n_confirm"],
-                                   "demo_seeds": sets, "layers": p["layers"]}))  # fmt: skip
+            design = Design(tuple(p["confirm_sets"]), p["confirm_queries"], p["tuned_queries"])
+            out.append(_confirmation_need("fig2", f"{m}/{p['task']} {k} shots confirmation", m, p["task"], k,
+                                          p["seed"], design, p["layers"]))
     return out
 
 
+@cache
+def _speedup(other: str, reference: str) -> float:
+    from svd_icl.fidelity import matmul_speedup
+
+    return matmul_speedup(other, reference)
+
+
 def needs_precision(p: dict) -> list[Need]:
+    """Both formats' sweeps, or the reference format's alone where the other is no faster on this CPU (the chapter
+    measures the same ratio and does not sweep it: :func:`svd_icl.fidelity.matmul_speedup`)."""
+    compared = p.get("device", "cpu") != "cpu" or _speedup(p["other_dtype"], p["reference_dtype"]) >= p.get(
+        "min_speedup", 1.0)
+    dtypes = (p["reference_dtype"], p["other_dtype"]) if compared else (p["reference_dtype"],)
     return [
         _sweep(
             "precision",
@@ -181,7 +200,7 @@ def needs_precision(p: dict) -> list[Need]:
             split=p["split"],
             n=p["n_queries"].get(t),
         )  # fmt: skip
-        for dtype in (p["reference_dtype"], p["other_dtype"])
+        for dtype in dtypes
         for m, t in p["runs"]
     ]
 
@@ -196,13 +215,9 @@ def needs_scale(p: dict) -> list[Need]:
         common = dict(model=m, task=p["task"], seed=p["seed"])
         out.append(_sweep("scale", f"{m} search", layers=p["layers"], modules=p["modules"], clip_rates=p["clip_rates"],
                           shots=top, split="validation", n=p["n_search"], **common))  # fmt: skip
-        sets = [None, *p["demo_seeds"]]
-        out.append(Need("scale", f"{m} confirmation", "confirmation",
-                        extra={**common, "shots": top, "n": p["n_confirm"], "demo_seeds": sets,
-                               "layers": p["layers"]}))  # fmt: skip
-        out += [_sweep("scale", f"{m} {k} shots", layers=[-1], modules=["mlp"], clip_rates=[0.0], shots=k,
-                       split="test", n=p["n_confirm"], **common)
-                for k in sorted(set(p["shots"]) - {0, top})]  # fmt: skip
+        design = Design(tuple(p["confirm_sets"]), p["confirm_queries"], p["tuned_queries"])
+        out.append(_confirmation_need("scale", f"{m} confirmation", m, p["task"], top, p["seed"], design,
+                                      p["layers"]))
     return out
 
 
@@ -238,13 +253,12 @@ def needs_fig4(p: dict) -> list[Need]:
                                        "shots": p["shots"].get(task), "n_validation": p["n_validation"].get(task),
                                        "n_test": p["n_test"].get(task)}))  # fmt: skip
         for task in p["tasks"]:  # the confirmation of the first seed's choices (fig4's "Confirmation" section)
+            design = Design.for_task(p["confirm_sets"][task], p["confirm_queries"], p["tuned_queries"], task)
             for module in p["modules"]:
-                out.append(Need("fig4", f"{name}/{task} {module} confirmation", "confirmation",
-                                extra={"model": name, "task": task, "module": module, "shots": p["shots"].get(task),
-                                       "seed": p["seeds"][0], "n": p["n_confirm"].get(task),
-                                       "demo_seeds": [None, *p["confirm_demo_seeds"]], "layers": [-1],
-                                       "k": p["k"], "grid": p["clip_rates"], "n_test": p["n_test"].get(task),
-                                       "n_validation": p["n_validation"].get(task)}))  # fmt: skip
+                out.append(_confirmation_need("fig4", f"{name}/{task} {module} confirmation", name, task,
+                                              p["shots"].get(task), p["seeds"][0], design, [-1], module=module,
+                                              k=p["k"], grid=p["clip_rates"], n_test=p["n_test"].get(task),
+                                              n_validation=p["n_validation"].get(task)))
         for task in p.get("depth_rule_tasks", []):  # Algorithm 1 against the deepest-layer rule, on the same queries
             for module in p["modules"]:
                 rule = {"model": name, "task": task, "module": module, "depth_rule": True, "alg1_k": p["k"],
@@ -253,11 +267,12 @@ def needs_fig4(p: dict) -> list[Need]:
                                 total=1, extra={**rule, "seeds": p["seeds"][:1], "k": _layers(name),
                                                 "grid": p["clip_rates"], "n_validation": p["n_validation"].get(task),
                                                 "n_test": p["n_test"].get(task)}))  # fmt: skip
-                out.append(Need("fig4", f"{name}/{task} {module} deepest-layer rule confirmation", "confirmation",
-                                extra={**rule, "seed": p["seeds"][0], "n": p["n_confirm"].get(task),
-                                       "demo_seeds": [None, *p["confirm_demo_seeds"]], "layers": [-1],
-                                       "grid": p["clip_rates"], "n_validation": p["n_validation"].get(task),
-                                       "n_test": p["n_test"].get(task)}))  # fmt: skip
+                design = Design.for_task(p["confirm_sets"][task], p["confirm_queries"], p["tuned_queries"], task)
+                out.append(_confirmation_need("fig4", f"{name}/{task} {module} deepest-layer rule confirmation",
+                                              name, task, p["shots"].get(task), p["seeds"][0], design, [-1],
+                                              **{k: v for k, v in rule.items() if k not in ("model", "task", "shots")},
+                                              grid=p["clip_rates"], n_validation=p["n_validation"].get(task),
+                                              n_test=p["n_test"].get(task)))  # fmt: skip
     for name, task in p["cond_gain_runs"]:
         layers = list(range(_layers(name)))
         out.append(_sweep("fig4", f"{name}/{task} every layer", model=name, task=task, layers=layers,
@@ -528,7 +543,7 @@ class Planner:
         if path.exists() and self._deepest_is_chosen(path, path.stat().st_mtime, e["module"], e["alg1_k"],
                                                      e["aggregate"], L):  # fmt: skip
             return True
-        return "demo_seeds" in e and self._kept_unpruned(e, L)  # the confirmation: its run must have picked xi > 0
+        return "design" in e and self._kept_unpruned(e, L)  # the confirmation: its run must have picked xi > 0
 
     def reset(self) -> None:
         """Forget what earlier needs planned (a new pass over the book)."""
@@ -561,56 +576,72 @@ class Planner:
             cost.unit(la, L, len(rates)) + _svd_seconds(need.config.model, mo, g) for la, mo, rates in units
         )
 
-    def _test_pair_cost(self, e: dict, split: str = "test"):
+    def _test_pair_cost(self, e: dict, split: str = "test", n: int | None = None, offset: int = 0):
         """For a confirmation, noise or format control (``e``: its extra), the evaluation cost of its prompts on
-        ``split``, the model's depth and the layer to price a truncation at: the mean searched layer (the pick is not
-        known yet)."""
-        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split=split, n=e["n"],
-                             data_root=e.get("data_root"))  # fmt: skip
+        ``split`` (``n`` rows from ``offset``; default the need's ``n``), the model's depth and the layer to price a
+        truncation at: the mean searched layer (the pick is not known yet)."""
+        config = SweepConfig(e["model"], e["task"], [0], shots=e["shots"], seed=e["seed"], split=split,
+                             n=e.get("n") if n is None else n, offset=offset, data_root=e.get("data_root"))  # fmt: skip
         cost = evaluation_cost(e["model"], self.plan(Need("", "", "sweep", config=config)))
         L = _layers(e["model"])
         return cost, L, round(sum((x if x >= 0 else x + L) for x in e["layers"]) / len(e["layers"]))
 
+    @staticmethod
+    def _point(r: dict) -> tuple:
+        """A confirmation point's place: (fresh set, query block, shots, unpruned?) (None offsets read as 0)."""
+        return r.get("demo_set"), r.get("offset") or 0, r.get("n"), r.get("shots"), r.get("clip_rate") == 0
+
     def _confirmation(self, need: Need) -> None:
-        """A confirmation's points: per demonstration set the unpruned model and the pick, and the unpruned model at
-        0 shots. Unpruned points stored or planned by an earlier confirmation on the same queries (Algorithm 1's on
-        Figure 1's) count as stored; a pick counts only for its module when the need names one."""
+        """A confirmation's points, at the fixed design's size (every set of the last look: an upper bound on what
+        the sequential design spends): the sweeps :func:`svd_icl.confirm.confirmation_configs` lists, the same
+        function the chapters run. Unpruned and 0-shot points stored or planned by an earlier confirmation on the
+        same queries count as stored; a pick counts only for its module when the need names one."""
+        from svd_icl.confirm import Selection, confirmation_configs
+
         e = need.extra
         if "k" in e and not e.get("depth_rule") and self._kept_unpruned(e, e["k"]):
             need.total = need.stored = 0  # Algorithm 1's search kept the unpruned model: the chapter confirms nothing
             need.seconds = 0.0
             return
+        design = e["design"]
         store = self.store(need.store)
         records = store.records() if store else []
         deepest = _layers(e["model"]) - 1 if e.get("depth_rule") else None  # the rule's pick is at the deepest layer
-        found = {(r.get("demo_seed"), r.get("shots"), r.get("clip_rate") == 0) for r in records
+        found = {self._point(r) for r in records
                  if r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("split") == "test"
-                 and r.get("n") == e["n"] and r.get("seed") == e["seed"]
+                 and r.get("seed") == e["seed"] and r.get("demo_seed") is None
                  and (r.get("clip_rate") == 0 or e.get("module") in (None, r.get("module")))
                  and (deepest is None or (r.get("clip_rate") != 0 and r.get("layer") == deepest))}  # fmt: skip
+        placeholder = Selection(e["model"], e["task"], 0, e.get("module") or "mlp", 0.5)
+        configs = confirmation_configs(placeholder, e["shots"], e["seed"], design, design.max_sets,
+                                       tuned=deepest is None, data_root=e.get("data_root"))  # fmt: skip
         shots = SweepConfig(e["model"], e["task"], [0], shots=e["shots"]).resolved_shots
+        wanted = []
+        for arm, _, c in configs:
+            k = 0 if arm == "zero_shot" else shots
+            point = (c.demo_set, c.offset, c.n, k)
+            if deepest is None or arm == "zero_shot":
+                wanted.append((*point, True))
+            if arm != "zero_shot":
+                wanted.append((*point, False))
         if deepest is not None:  # only the rule's picks: the unpruned points are Algorithm 1's confirmation's
-            wanted = [(s, shots, False) for s in e["demo_seeds"]]
-            need.total = len(wanted)
-            need.stored = sum(w in found for w in wanted)
-            cost, L, _ = self._test_pair_cost(e)
-            need.seconds = sum(cost.unit(deepest, L, 1) for w in wanted if w not in found)
-            return
-        # at 0 shots the unpruned point is the 0-shot reference itself: one point, counted once
-        wanted = [(s, shots, z) for s in e["demo_seeds"] for z in (True, False)] + [(None, 0, True)]
+            wanted = [w for w in wanted if not w[4]]
         wanted = list(dict.fromkeys(wanted))
-        need.total = len(wanted)  # counted here, from the points themselves, for every chapter's confirmations
-        queries = (e["model"], e["task"], e["n"], e["seed"])
+        need.total = len(wanted)
+        queries = (e["model"], e["task"], e["seed"])
         earlier = self.planned.setdefault("confirmation unpruned", set())
-        found |= {w for w in wanted if w[2] and (queries, w) in earlier}
-        earlier |= {(queries, w) for w in wanted if w[2]}
+        found |= {w for w in wanted if w[4] and (queries, w) in earlier}
+        earlier |= {(queries, w) for w in wanted if w[4]}
         need.stored = sum(w in found for w in wanted)
-        cost, L, depth = self._test_pair_cost(e)
-        # per demonstration set: the layers below the pick once, then one rate per missing point from there on
-        rates = [((s, shots, True) not in found) + ((s, shots, False) not in found) for s in e["demo_seeds"]]
-        pairs = sum(cost.unit(depth, L, r) for r in rates if r)
-        zero_shot = cost.full * 0.5  # no demonstrations: shorter prompts
-        need.seconds = pairs + ((None, 0, True) not in found and shots > 0) * zero_shot
+        cost, L, depth = self._test_pair_cost(e, n=design.queries if design.nested else design.cap)
+        layer = deepest if deepest is not None else depth
+        # per prompt and block: the layers below the pick once, then one rate per missing point from there on
+        missing = {}
+        for w in wanted:
+            if w not in found:
+                missing[w[:4]] = missing.get(w[:4], 0) + 1
+        need.seconds = sum(cost.full * 0.5 if key[3] == 0 else cost.unit(layer, L, count)
+                           for key, count in missing.items())  # fmt: skip
 
     def _noise(self, need: Need) -> None:
         """The noise control's points (unpruned and selected per level; level 0 is the confirmation's own)."""
@@ -770,11 +801,12 @@ def _planned_points(needs: list[Need], results: Path) -> dict[str, tuple[list[di
             if n.kind == "sweep" and n.store == store_name:
                 wanted |= planner.plan(n).wanted(_key)
         confirm = [n.extra for n in needs if n.kind == "confirmation"]
+        sizes = [(e, {e["design"].queries, e["design"].cap, e["design"].tuned}) for e in confirm]
         used, unused = [], []
         for r in store.records():
             on_confirmation = any(
                 r.get("model") == e["model"] and r.get("task") == e["task"] and r.get("split") == "test"
-                and r.get("n") == e["n"] for e in confirm
+                and r.get("n") in ns for e, ns in sizes
             )  # fmt: skip
             (used if store.key(r) in wanted or on_confirmation else unused).append(r)
         out[store_name] = (used, unused)

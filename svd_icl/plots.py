@@ -406,10 +406,10 @@ def forest_plot(effects: pd.DataFrame) -> plt.Figure:
     margin as a dotted tick and the value reported in the paper (where it has one) as a cross."""
     colours = {"holds": "#1a7f37", "does not hold": "#cf222e", "undetermined": "#57606a"}
     rows = effects.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(11, 0.32 * len(rows) + 1.2))
     y = np.arange(len(rows))[::-1]
     for yi, r in zip(y, rows.itertuples()):
-        colour = colours.get(r.outcome, "#9a6700")  # degenerate-prompt recoveries in amber
+        colour = colours.get(r.outcome, "#9a6700")
         ax.plot([100 * r.low, 100 * r.high], [yi, yi], color=colour, lw=2)
         ax.plot(100 * r.difference, yi, "o", color=colour, ms=5)
         if pd.notna(r.margin):
@@ -420,7 +420,6 @@ def forest_plot(effects: pd.DataFrame) -> plt.Figure:
     ax.set_yticks(y, [f"{r.claim_short}: {r.case}" for r in rows.itertuples()], fontsize=7)
     ax.set_xlabel("effect (accuracy points): dot and simultaneous interval; | margin; x reported in the paper")
     handles = [plt.Line2D([], [], color=c, lw=2, label=o) for o, c in colours.items()]
-    handles.append(plt.Line2D([], [], color="#9a6700", lw=2, label="recovery from a degenerate prompt"))
     ax.legend(handles=handles, fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig

@@ -354,17 +354,23 @@ def check_count(name: str, value: int | None, minimum: int, optional: bool = Tru
 
 
 # Train rows reserved, per class, for the confirmation's fresh demonstration sets (svd_icl.confirm): carved from
-# the *end* of the shuffled rows left after the demonstration pool, so every validation and test row keeps its
-# position (query rows stay nested prefixes), and never more than a quarter of a class's remaining rows.
+# the *end* of the shuffled rows left after the demonstration pool and after what the size-capped query roles take,
+# so every validation and test row keeps its position (query rows stay nested prefixes) and a capped role its size;
+# a role that takes all the remaining rows keeps at least half of them.
 CONFIRM_POOL_PER_CLASS = 160
 
 
 def _carve(rest: pd.DataFrame, task: Task) -> pd.Index:
-    """The confirmation pool's rows: the last ``CONFIRM_POOL_PER_CLASS`` rows of each class in ``rest``'s order
-    (the last ``2 x`` that many for a choice task), at most a quarter of the class."""
-    groups = [rest.index] if task.kind == "choice" else [rest.index[rest.label == c] for c in range(task.num_classes)]
+    """The confirmation pool's rows: of the rows of ``rest`` beyond those the capped train-rest roles take, the last
+    ``CONFIRM_POOL_PER_CLASS`` of each class (``2 x`` that for a choice task), at most half of them where a role
+    takes every remaining row."""
+    rules = [r for r in (task.validation, task.test) if r.from_train_rest]
+    needed = sum(r.size for r in rules if r.size is not None)
+    share = 2 if any(r.size is None for r in rules) else 1
+    tail = rest.iloc[min(needed, len(rest)):]
+    groups = [tail.index] if task.kind == "choice" else [tail.index[tail.label == c] for c in range(task.num_classes)]
     per = 2 * CONFIRM_POOL_PER_CLASS if task.kind == "choice" else CONFIRM_POOL_PER_CLASS
-    taken = [g[len(g) - min(per, len(g) // 4):] for g in groups]
+    taken = [g[len(g) - min(per, len(g) // share):] for g in groups]
     return pd.Index(np.concatenate([t.to_numpy() for t in taken])) if taken else pd.Index([])
 
 

@@ -1,4 +1,4 @@
-"""The shared decision core and the confirmatory verdict, on cases whose answer is known."""
+"""The shared decision core and the confirmation's two claims, on cases whose answer is known."""
 
 import numpy as np
 import pandas as pd
@@ -7,18 +7,20 @@ from scipy.stats import binomtest
 
 from svd_icl import claims
 from svd_icl.claims.core import (
-    DEGENERATE,
     FAILS,
     HOLDS,
+    NOT_INFORMATIVE,
     UNDETERMINED,
+    Quantifier,
+    claim_status,
     decide,
-    degenerate,
     detectable_effect,
-    gain_outcome,
-    outcome_status,
     paired_interval,
-)  # fmt: skip
-from svd_icl.tasks import TASKS, prepare
+    refutation_margin,
+    tally,
+)
+from svd_icl.claims.sets import Looks
+from svd_icl.tasks import TASKS, confirmation_set, prepare
 
 
 @pytest.mark.parametrize(
@@ -39,7 +41,7 @@ def test_interval_is_wider_for_a_larger_family_and_never_empty():
     a = np.zeros(100)
     b = a.copy()
     one, many = paired_interval(a, b, 1), paired_interval(a, b, 50)
-    assert one.low < 0 < one.high  # no query differs, yet the interval has width (Bonett-Price pseudo-queries)
+    assert one.low < 0 < one.high  # no query differs, yet the interval has width (exact bounds of the cells)
     assert many.high - many.low > one.high - one.low
 
 
@@ -58,95 +60,151 @@ def test_detectable_effect_has_the_stated_power_under_exact_mcnemar():
     assert 0.65 < hits / 400 < 0.92
 
 
-def test_degenerate_guard_and_gain_outcome():
-    assert degenerate(0.51, 0.5) and degenerate(0.7, 0.5, zero_shot=0.78) and not degenerate(0.8, 0.5, 0.78)
-    sure_gain = paired_interval(np.zeros(200), np.r_[np.ones(60), np.zeros(140)])
-    assert gain_outcome(sure_gain, 0.02, False) == HOLDS
-    assert gain_outcome(sure_gain, 0.02, True) == DEGENERATE
-    assert outcome_status([DEGENERATE, DEGENERATE]) == "undetermined"
-
-
-def _point(role, acc, demo_seed=None, n=300, seed=0):
-    labels = np.array([0, 1] * (n // 2))
-    right = np.zeros(n, bool)
-    right[np.random.default_rng(seed).permutation(n)[: int(acc * n)]] = True
-    return {"model": "m", "task": "sst2", "role": role, "demo_seed": demo_seed, "layer": 5, "module": "mlp",
-            "clip_rate": 0.0 if role != "selected" else 0.9, "majority_rate": 0.5, "labels": labels.tolist(),
-            "predictions": np.where(right, labels, 1 - labels).tolist()}  # fmt: skip
-
-
-def _confirmation(unpruned, selected, zero_shot, seeds=(None, 1, 2, 3), mixed=False):
-    rows = [r for s in seeds for r in (_point("unpruned", unpruned, s),
-                                       _point("selected", selected, s, seed=5 + (s or 0) if mixed else 0))]  # fmt: skip
-    return pd.DataFrame(rows + [_point("zero_shot", zero_shot, seed=7)])
+def test_a_refutation_must_exclude_the_papers_own_effect():
+    """"Does not hold" needs the interval below the smaller of the margin and the paper's smallest positive effect:
+    an interval of [-1.5, +1.3] points excludes +2 but contains the paper's +0.29, so it is undetermined."""
+    margin = refutation_margin(0.02, 0.0029)
+    assert margin == pytest.approx(0.0029)
+    assert decide(-0.015, 0.013, 0.02) == FAILS and decide(-0.015, 0.013, margin) == UNDETERMINED
+    assert refutation_margin(0.02, None) == 0.02 and refutation_margin(0.02, -0.01) == 0.02  # no positive effect
+    note = claims.margin_note(0.013, 0.02, 0.0029, UNDETERMINED)
+    assert note == "excludes +2.0% or more, not the paper's +0.3%"
+    assert claims.margin_note(0.001, 0.02, 0.0029, FAILS) == "excludes the paper's +0.3%"
 
 
 @pytest.mark.parametrize(
-    "unpruned,selected,zero_shot,outcome",
-    [(0.70, 0.85, 0.60, HOLDS),  # a real gain from a healthy prompt
-     (0.70, 0.85, 0.80, DEGENERATE),  # the 10-shot prompt is worse than 0 shots: a recovery, not better ICL
-     (0.51, 0.70, 0.40, DEGENERATE),  # the reference is at the majority rate
-     (0.70, 0.70, 0.60, FAILS),  # same answers on 300 queries x 4 sets: a +2-point gain is excluded
-     (0.70, 0.72, 0.60, UNDETERMINED)],  # right on other queries (mixed): too small to show or exclude
+    "quantifier,outcomes,status",
+    [(Quantifier.EVERY, [HOLDS, HOLDS, NOT_INFORMATIVE], "reproduced"),
+     (Quantifier.EVERY, [HOLDS, UNDETERMINED], "undetermined"),  # not yet shown in every case
+     (Quantifier.EVERY, [HOLDS, HOLDS, FAILS], "not reproduced"),  # one refuted case refutes "every"
+     (Quantifier.EVERY, [NOT_INFORMATIVE], "undetermined"),
+     (Quantifier.SOME, [FAILS, UNDETERMINED, HOLDS], "reproduced"),  # one case is enough for "some"
+     (Quantifier.SOME, [FAILS, FAILS, NOT_INFORMATIVE], "not reproduced"),  # every informative case refuted
+     (Quantifier.SOME, [FAILS, UNDETERMINED], "undetermined"),
+     (Quantifier.SOME, [NOT_INFORMATIVE, NOT_INFORMATIVE], "undetermined")],
 )  # fmt: skip
-def test_confirmation_verdicts(unpruned, selected, zero_shot, outcome):
-    mixed = outcome == UNDETERMINED
-    v = claims.confirmation_verdicts(_confirmation(unpruned, selected, zero_shot, mixed=mixed)).iloc[0]
-    assert v.outcome == outcome
-    assert v.seeds == 4 and len(v.per_seed) == 4 and v.n == 300 and v.m == 1
-    assert v.difference == pytest.approx(selected - unpruned, abs=0.005)
-    text = claims.describe_confirmation(v)
-    assert f"**{outcome}**" in text
-    if outcome == UNDETERMINED:
-        assert "detects" in text
+def test_a_status_follows_the_claims_quantifier(quantifier, outcomes, status):
+    assert claim_status(quantifier, outcomes) == status
 
 
-def test_case_evidence_states_what_the_verdicts_issue_asks_of_every_case():
-    """The record's line for a decided case carries the outcome, the effect with its simultaneous interval, n and the
-    demonstration sets, m, the adjusted p, the margin and the detectable effect, all read from the verdict row."""
-    one = _confirmation(0.70, 0.72, 0.6, mixed=True)
-    rows = claims.confirmation_verdicts(pd.concat([one, one.assign(task="rte")], ignore_index=True))
-    v = next(rows.itertuples())
-    text = claims.case_evidence(v, "m/sst2", "layer 5 MLP, ", "a note")
-    assert text.startswith(f"m/sst2: {v.outcome}, layer 5 MLP, {v.difference:+.1%} [{v.low:+.1%}, {v.high:+.1%}] (")
-    for part in ("n = 300 x 4 sets", "m = 2", f"adjusted p = {v.p_adj:.3f}", f"margin {v.margin:+.1%}",
-                 f"detects {v.mde:+.1%}", "a note)"):  # fmt: skip
-        assert part in text, part
-    single = claims.confirmation_verdicts(_confirmation(0.70, 0.72, 0.6, seeds=(None,), mixed=True))
-    assert "n = 300 x 1 set," in claims.case_evidence(next(single.itertuples()), "m/sst2")
-    # a claim without an adjusted p (the noise control's growth) says nothing of one, and names its own effect
-    growth = pd.DataFrame([{"outcome": UNDETERMINED, "growth": 0.014, "low": -0.045, "high": 0.074, "n": 277, "m": 4,
-                            "margin": 0.02, "mde": 0.079}])  # fmt: skip
-    text = claims.case_evidence(next(growth.itertuples()), "g/rte", "change ", field="growth")
-    assert text == "g/rte: undetermined, change +1.4% [-4.5%, +7.4%] (n = 277, m = 4, margin +2.0%, detects +7.9%)"
+def test_statuses_state_their_counts_and_refuse_unknown_outcomes():
+    assert tally([HOLDS, HOLDS, FAILS, UNDETERMINED, NOT_INFORMATIVE]) == (
+        "2 hold / 1 refuted / 1 undetermined / 1 not informative")
+    assert tally([HOLDS]) == "1 holds" and tally([]) == "no cases"
+    with pytest.raises(ValueError, match="maybe"):
+        claim_status(Quantifier.EVERY, ["maybe"])
 
 
-def test_confirmation_adjusts_across_cases_and_refuses_other_queries():
-    one = _confirmation(0.70, 0.85, 0.6)
-    two = pd.concat([one, one.assign(task="rte")], ignore_index=True)
-    v1, v2 = claims.confirmation_verdicts(one).iloc[0], claims.confirmation_verdicts(two).iloc[0]
-    assert v2.m == 2 and v2.high - v2.low > v1.high - v1.low and v2.mde > v1.mde
-    bad = one.copy()
-    bad.at[1, "labels"] = [1 - x for x in bad.at[1, "labels"]]
+# ---- confirmation records: fresh sets on query blocks, the tuned prompt and the 0-shot reference -----------------
+
+
+def _correct(n, acc, seed):
+    right = np.zeros(n, bool)
+    right[np.random.default_rng(seed).permutation(n)[: int(round(acc * n))]] = True
+    return right
+
+
+def _record(role, arm, correct, offset, set_=None, shots=10, clip=0.0, labels=None):
+    n = len(correct)
+    labels = np.array([0, 1] * (n // 2)) if labels is None else labels
+    return {"model": "m", "task": "sst2", "role": role, "arm": arm, "set": set_, "offset": offset or None,
+            "layer": 5, "module": "mlp", "clip_rate": clip, "shots": 0 if role == "zero_shot" else shots,
+            "majority_rate": 0.5, "labels": labels.tolist(),
+            "predictions": np.where(correct, labels, 1 - labels).tolist(), "seconds": 1.0}  # fmt: skip
+
+
+def _confirmation(effects, unpruned=0.80, zero_shot=0.60, q=200, tuned_gain=0.0, tuned_unpruned=None):
+    """Records of a nested confirmation: set j on block j with the given per-set effect (selected minus unpruned),
+    the tuned prompt on blocks 0-1, and the 0-shot reference of every block. ``unpruned`` may be a list (per set)."""
+    rows = []
+    ups = unpruned if isinstance(unpruned, list) else [unpruned] * len(effects)
+    for j, (eff, u) in enumerate(zip(effects, ups)):
+        a = _correct(q, u, 100 + j)
+        b = a.copy()
+        flip = np.flatnonzero(~a if eff > 0 else a)[: int(round(abs(eff) * q))]
+        b[flip] = eff > 0
+        rows += [_record("unpruned", "sets", a, j * q, j), _record("selected", "sets", b, j * q, j, clip=0.9),
+                 _record("zero_shot", "zero_shot", _correct(q, zero_shot, 300 + j), j * q)]  # fmt: skip
+    for j in range(2):
+        a = _correct(q, tuned_unpruned if tuned_unpruned is not None else ups[0], 200 + j)
+        b = a.copy()
+        b[np.flatnonzero(~a)[: int(round(tuned_gain * q))]] = True
+        rows += [_record("unpruned", "tuned", a, j * q), _record("selected", "tuned", b, j * q, clip=0.9)]
+    return pd.DataFrame(rows)
+
+
+def _over(points, m=1, look=0, looks=(4, 8), reported=None):
+    return claims.over_sets(points, ["model", "task"], Looks(looks), look, m, 0.02, reported).iloc[0]
+
+
+def test_sets_whose_effects_differ_in_sign_are_a_spread_not_a_gain():
+    """Four sets with +10, -8, +12, -6 points: pooled over queries the mean is +2, but over prompts the interval must
+    carry the between-set spread (tau), so nothing is decided; a consistent +10 holds."""
+    mixed = _over(_confirmation([0.10, -0.08, 0.12, -0.06]))
+    assert mixed.outcome == UNDETERMINED and mixed.tau > 0.05 and mixed.i2 > 0.5
+    assert mixed.low < 0 < mixed.high and mixed.design == "nested" and mixed.sets == 4
+    assert [round(e["effect"], 2) for e in mixed.per_set] == [0.10, -0.08, 0.12, -0.06]
+    steady = _over(_confirmation([0.10, 0.11, 0.09, 0.10]))
+    assert steady.outcome == HOLDS and steady.low > 0
+
+
+def test_one_degenerate_set_among_four_is_left_out_in_either_direction():
+    """A set whose reference is at the answer-ignoring rate is not informative: its +30 points do not count for a
+    gain, and with most sets degenerate the case is not informative at all (not refuted)."""
+    v = _over(_confirmation([0.30, 0.0, 0.0, 0.0], unpruned=[0.50, 0.80, 0.80, 0.80]))
+    assert v.informative == 3 and not v.per_set[0]["informative"]
+    assert abs(v.difference) < 0.01  # the degenerate set's +30 is left out
+    worse_than_none = _confirmation([0.05, 0.05, 0.05, 0.05], unpruned=[0.55, 0.56, 0.80, 0.52], zero_shot=0.80)
+    assert _over(worse_than_none).outcome == NOT_INFORMATIVE  # 3 of 4 sets below 0 shots: nothing to decide
+    refuted = _confirmation([-0.1, -0.1, -0.1, -0.1], unpruned=[0.5, 0.5, 0.5, 0.8])
+    assert _over(refuted).outcome == NOT_INFORMATIVE  # a loss from degenerate prompts refutes nothing either
+
+
+def test_over_sets_refutes_at_the_papers_effect_and_states_it():
+    flat = _confirmation([0.0] * 8, q=400)
+    at_margin = _over(flat, looks=(8,))
+    assert at_margin.outcome == FAILS and at_margin.high < 0.02  # excludes +2 points
+    at_paper = _over(flat, looks=(8,), reported={("m", "sst2"): 0.0029})
+    assert at_paper.margin == pytest.approx(0.0029) and at_paper.outcome == UNDETERMINED
+    line = claims.confirmation_evidence(at_paper, "m/sst2")
+    assert "the paper's smallest" in line and "not the paper's +0.3%" in line and "8 of 8 sets x 400" in line
+
+
+def test_each_look_states_its_interval_at_its_share_of_alpha():
+    points = _confirmation([0.04, 0.05, 0.03, 0.06, 0.05, 0.04, 0.05, 0.03])
+    first, last = _over(points, look=0, looks=(4, 8)), _over(points, look=1, looks=(4, 8))
+    assert first.miss == pytest.approx(0.05 * 4 / 12) and last.miss == pytest.approx(0.05 * 8 / 12)
+    family = _over(points, m=4, look=1, looks=(4, 8))
+    assert family.high - family.low > last.high - last.low  # a larger family, a wider interval
+    assert (first.p_adj < 0.05) == (first.low > 0 or first.high < 0)  # the stated p is dual to the stated interval
+
+
+def test_the_tuned_prompt_is_a_claim_of_its_own_and_guarded():
+    points = _confirmation([-0.05] * 4, tuned_gain=0.15)
+    tuned = claims.tuned_prompt(points, ["model", "task"], 1, 0.02).iloc[0]
+    over = _over(points)
+    assert tuned.outcome == HOLDS and over.outcome in (FAILS, UNDETERMINED) and over.difference < 0
+    degenerate = claims.tuned_prompt(_confirmation([0.0] * 4, tuned_gain=0.2, tuned_unpruned=0.5),
+                                     ["model", "task"], 1, 0.02).iloc[0]  # fmt: skip
+    assert degenerate.outcome == NOT_INFORMATIVE  # its reference is at the majority rate
+    assert "not shown above the baseline" in claims.describe_tuned(degenerate, "m sst2")
+
+
+def test_confirmation_refuses_points_scored_on_other_queries():
+    points = _confirmation([0.1] * 4)
+    bad = points.copy()
+    i = bad.index[(bad.arm == "sets") & (bad.role == "selected")][0]
+    bad.at[i, "labels"] = [1 - x for x in bad.at[i, "labels"]]
     with pytest.raises(ValueError, match="different queries"):
-        claims.confirmation_verdicts(bad)
+        _over(bad)
 
 
-def test_algorithm1_is_decided_on_its_confirmations():
-    """Per (task, module) the confirmed pick; the interval is simultaneous over the runs that truncated only, and a
-    run whose search kept the unpruned model (xi* = 0) changes nothing, so it does not hold there, untested."""
+def test_kept_runs_are_not_informative_not_refuted():
+    """Algorithm 1 runs whose search kept the unpruned model have nothing to confirm: not a measured refutation."""
     from svd_icl.confirm import algorithm1_selection
 
-    gain, flat = _confirmation(0.70, 0.85, 0.6), _confirmation(0.70, 0.72, 0.6, mixed=True)
-    points = pd.concat([gain.assign(module="mlp"), flat.assign(module="attn")], ignore_index=True)
-    kept = pd.DataFrame([{"model": "m", "task": "rte", "module": "mlp", "layer": 17}])
-    out = claims.algorithm1_confirmed(points, kept).set_index(["task", "module"])
-    assert out.loc[("sst2", "mlp")].outcome == HOLDS and out.loc[("sst2", "attn")].outcome == UNDETERMINED
-    assert (out.loc[[("sst2", "mlp"), ("sst2", "attn")]].m == 2).all()  # the kept run is not in the family
-    zero = out.loc[("rte", "mlp")]
-    assert zero.outcome == FAILS and zero.kept_unpruned and zero.difference == 0 and zero.n == 0
-    texts = [claims.describe_algorithm1_confirmation(r) for r in out.reset_index().itertuples()]
-    assert "kept the unpruned model" in texts[2] and "**holds**" in texts[0] and "detects" in texts[1]
+    kept = claims.kept_rows(pd.DataFrame([{"model": "m", "task": "rte", "module": "mlp", "layer": 17}])).iloc[0]
+    assert kept.outcome == NOT_INFORMATIVE and kept.n == 0 and kept.kept_unpruned
     run = {"model": "m", "task": "sst2", "module": "mlp", "layer": 17, "best_clip_rate": 0.9}
     assert algorithm1_selection(run).clip_rate == 0.9 and algorithm1_selection({**run, "best_clip_rate": 0.0}) is None
 
@@ -160,92 +218,50 @@ def test_demonstrations_validation_and_confirmation_rows_are_disjoint(task, data
     assert not demos & val and not demos & test and not val & test
     assert key(other.test) == test and key(other.validation) == val  # a demonstration seed keeps the queries
     assert not key(other.demos) & test and key(other.demos) != demos
+    fresh = [key(prepare(task, seed=0, n_validation=300, n_test=300, data_root=data_root, demo_set=j).demos)
+             for j in range(3)]  # fmt: skip
+    for j, f in enumerate(fresh):  # fresh sets: no query, no search row, not the search's demonstrations
+        assert not f & val and not f & test and not f & demos, j
+    disjoint = [confirmation_set(task, data.demos.shape[0], 0, j, data_root)[1] for j in range(3)]
+    if all(disjoint):
+        assert not fresh[0] & fresh[1] and not fresh[1] & fresh[2]
 
 
-def test_algorithm1_runs_are_adjusted_together_and_guarded():
-    n = 200
-    before = np.r_[np.ones(140), np.zeros(60)]
-    after = before.copy()
-    after[140:180] = 1  # +20 points, all in favour
-    at_majority = np.r_[np.ones(100), np.zeros(100)]
-    lifted = at_majority.copy()
-    lifted[100:140] = 1
+def test_blocks_are_disjoint_prefix_stable_and_sst2_queries_do_not_nest(data_root):
+    """Set j's queries are the block [j q, (j + 1) q) of one seeded order, so a later look adds new queries; on
+    SST-2 no held-out query lies inside, or contains, a search row, a demonstration or an earlier query."""
+    from svd_icl.tasks import query_rows
 
-    def run(a, b):
-        return {"correct_unpruned": a, "correct_pruned": b, "accuracy_unpruned": a.mean(), "chance": 0.5,
-                "majority_rate": 0.5, "p": binomtest(int((b > a).sum()), int((b != a).sum()), 0.5).pvalue
-                if (b != a).any() else 1.0,
-                "change": b.mean() - a.mean()}  # fmt: skip
-
-    out = claims.algorithm1_tests(pd.DataFrame([run(before, after), run(at_majority, lifted), run(before, before)]))
-    assert out.outcome.tolist() == [HOLDS, DEGENERATE, FAILS] and (out.m == 3).all()
-    assert len(before) == n and out.mde.iloc[2] < out.mde.iloc[0]
+    _, val, first = query_rows("sst2", 0, 200, 300, data_root)
+    _, _, block = query_rows("sst2", 0, None, 100, data_root, offset=100)
+    assert block.sentence.tolist() == first.sentence.iloc[100:200].tolist()
+    pool, _, _ = query_rows("sst2", 0, 1, 1, data_root)
+    seen = [f" {' '.join(s.split())} " for s in pd.concat([val.sentence, pool.sentence])]
+    queries = [f" {' '.join(s.split())} " for s in first.sentence]
+    for i, q in enumerate(queries):
+        for other in seen + queries[:i]:  # word-level nesting: a phrase inside another, or the same phrase
+            assert q not in other and other not in q, (q, other)
 
 
-def _best(change, sem, m=20, base=0.10):
-    rows = {"change": change, "change_sem": sem, "m": m, "unpruned error": base}
-    return pd.DataFrame(rows, index=[5, 10, 20][: len(change)])
+def test_the_sequential_runner_stops_when_decided_or_at_the_budget():
+    """A decided case stops at its first look; an undecided one adds sets until the last look, or until the budget
+    has run out, and its record says which (and what the fixed design would have spent)."""
+    from svd_icl.chapters.confirmation import Budget, confirm_cases
 
+    cases = {("m", "sst2"): [0.15] * 8, ("m", "rte"): [0.10, -0.08, 0.12, -0.06, 0.10, -0.08, 0.12, -0.06]}
+    asked = []
 
-def test_the_toy_improvement_is_decided_by_the_rule_not_by_significance_alone():
-    from svd_icl.claims import FAILS, HOLDS, UNDETERMINED, toy_improvement
+    def run(key, sets):
+        asked.append((key, sets))
+        points = _confirmation(cases[key][:sets])
+        return points.assign(task=key[1])
 
-    # error 0.10: a decrease of 0.02 (20%) with a tiny standard error holds; an increase of 0.02 whose interval
-    # excludes even a 1% decrease does not hold; a change of 0 with a wide interval is undetermined
-    out = toy_improvement(_best([-0.02, 0.02, 0.0], [0.001, 0.001, 0.01]))
-    assert list(out.outcome) == [HOLDS, FAILS, UNDETERMINED]
-    assert out.decrease.iloc[0] == pytest.approx(0.2)
-    # the interval is simultaneous over the m truncations searched: more of them, a wider interval
-    assert (toy_improvement(_best([0.0], [0.01], m=200)).high > toy_improvement(_best([0.0], [0.01], m=2)).high).all()
-    # the record line states m, the p dual to the interval and the detectable decrease
-    assert list(out.p_adj < 0.05) == [True, True, False]
-    line = claims.toy_improvement_evidence(out)
-    assert line.startswith("5 shots: holds, +20.00% [") and "adjusted p < 0.001" in line and "detects" in line
-
-
-def test_a_bound_below_the_gap_never_refutes_theorem2():
-    from svd_icl.claims import gap_status, theorem2_gap_verdicts
-
-    table = pd.DataFrame({"approx": ["diag"] * 2, "gap": [0.1, 0.2], "holds": [False, False],
-                          "looseness": [0.5, 0.4], "bound": [0.05, 0.08]})  # fmt: skip
-    verdicts = theorem2_gap_verdicts(table)
-    assert gap_status(verdicts) == "undetermined"
-    assert gap_status(theorem2_gap_verdicts(table.assign(holds=True))) == "reproduced"
-
-
-@pytest.mark.parametrize("m", [1, 4, 56])
-def test_the_stated_p_and_the_simultaneous_interval_never_disagree(m):
-    """A record line states an interval and a p; they must say the same thing: p < alpha exactly when the interval
-    at 1 - alpha/m excludes 0 (with averaged per-query values a Wilcoxon p could say 0.013 beside [-10.7, +16.5])."""
-    rng = np.random.default_rng(m)
-    agree = []
-    for n in (10, 60, 300):
-        for shift in (0.0, 0.05, 0.1, 0.2, 0.4):
-            a = rng.integers(0, 2, n).astype(float)
-            b = np.where(rng.random(n) < shift, 1.0, a)  # b right on a share of the queries a got wrong
-            averaged = rng.random(n) * 0.5 + shift * (rng.random(n) < 0.6)  # skewed averaged values
-            for x, y in ((a, b), (np.zeros(n), averaged), (averaged, np.zeros(n))):
-                i = claims.paired_interval(x, y, m)
-                agree.append((claims.interval_p(i, m) < 0.05) == (i.low > 0 or i.high < 0))
-    assert all(agree) and len(agree) == 45
-
-
-@pytest.mark.parametrize("m", [1, 2, 7])
-def test_a_rank_correlation_p_and_its_interval_never_disagree_and_against_a_margin(m):
-    """rho_p is below alpha exactly when rho_interval excludes 0; interval_p against a margin is below alpha exactly
-    when the interval excludes that margin (the noise control's p is stated against its margin)."""
-    agree = []
-    for n in (5, 18, 30, 200):
-        for rho in (-0.9, -0.45, -0.1, 0.0, 0.2, 0.5, 0.66, 0.95):
-            low, high = claims.rho_interval(rho, n, m)
-            agree.append((claims.rho_p(rho, n, m) < 0.05) == (not low <= 0 <= high))
-    assert all(agree) and len(agree) == 32
-    lo, hi = claims.rho_interval(0.5, 18, m)
-    assert -1 < lo < 0.5 < hi < 1 and claims.rho_interval(0.5, 18, m + 1)[0] < lo  # wider for a larger family
-    a = np.zeros(400)
-    b = np.where(np.arange(400) < 60, 1.0, 0.0)  # +15% with no query worse
-    i = claims.paired_interval(a, b, m)
-    for null in (0.0, 0.02, 0.1, 0.2):
-        assert (claims.interval_p(i, m, null) < 0.05) == (not i.low <= null <= i.high)
-    with pytest.raises(ValueError, match="at least 4 pairs"):
-        claims.rho_interval(0.5, 3)
+    over, tuned, points = confirm_cases(run, list(cases), ["model", "task"], Looks((4, 8)), 0.02)
+    assert asked == [(("m", "sst2"), 4), (("m", "rte"), 4), (("m", "rte"), 8)]
+    assert over.outcome.tolist() == [HOLDS, UNDETERMINED] and over.m.tolist() == [2, 2]
+    assert over.stopped.tolist() == ["decided at look 1 of 2", "undetermined at the last look (8 sets)"]
+    assert over.sets_spent.tolist() == [4, 8] and (over.fixed_sets == 8).all() and len(tuned) == 2
+    asked.clear()
+    over, _, _ = confirm_cases(run, [("m", "rte")], ["model", "task"], Looks((4, 8)), 0.02, budget=Budget(0.0))
+    assert asked == [(("m", "rte"), 4)] and over.look.tolist() == [1]
+    assert over.stopped.iloc[0].startswith("stopped at the budget after 4 sets; the next look (8 sets) would take")

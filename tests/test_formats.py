@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from svd_icl import claims
-from svd_icl.claims import FAILS, HOLDS, UNDETERMINED
+from svd_icl.claims import FAILS, HOLDS, NOT_INFORMATIVE, UNDETERMINED
 from svd_icl.formats import format_control, format_variants
 from svd_icl.prompts import check_separator, encode
 from svd_icl.sweep import SweepConfig
@@ -78,9 +78,29 @@ def test_a_collapse_that_a_format_change_undoes_does_not_survive():
     assert flipped.outcome == FAILS and not flipped.survives  # 85% is far above chance: no collapse
     assert rows.loc[("some truncation raises accuracy", "BOS added")].outcome == improve.iloc[0].outcome
     text = claims.describe_formats(table)
-    assert "1 of 2 verdicts come out the same" in text and "depend on the prompt's format" in text
+    decided = int(table.groupby("verdict").decided.all().sum())
+    assert f"Of the {decided} verdicts the book decided (of 2)" in text and "depend on the prompt's format" in text
     record = claims.format_claim(table)
-    assert record["status"] == "partly" and "m sst2 shallow layers collapse" in record["evidence"]
+    collapse_case = next(c for c in record.cases if "collapse" in c.name)
+    assert collapse_case.outcome == FAILS and record.status == "not reproduced"  # a decided verdict flipped
+    assert "m sst2 shallow layers collapse" in record.evidence
+
+
+def test_an_undecided_verdict_neither_survives_nor_falls():
+    """The control counts only the verdicts the book decided: an undetermined one that stays undetermined is not
+    'survives' (the control would pass by construction), it is not informative."""
+    book = sweep(0.9, 0.9, 0.62)  # the worst shallow point is neither collapsed nor clearly above the band
+    collapse, improve = _verdicts(book)
+    assert collapse.iloc[0].outcome == UNDETERMINED
+    c = collapse.iloc[0]
+    b = improve.iloc[0]
+    again = pd.DataFrame([point(0, "mlp", 0.0, 0.9), point(c.worst_layer, "mlp", c.worst_clip_rate, 0.62),
+                          point(b.best_layer, b.best_module, b.best_clip_rate, b.best_accuracy)])  # fmt: skip
+    table = claims.format_robustness(again.assign(variant="v"), collapse, improve, ["model", "task"], NUM_LAYERS)
+    row = table[table.verdict == "shallow layers collapse"].iloc[0]
+    assert row.outcome == UNDETERMINED and not row.decided and not row.survives
+    case = next(c for c in claims.format_claim(table).cases if "collapse" in c.name)
+    assert case.outcome == NOT_INFORMATIVE
 
 
 def test_a_gain_under_a_variant_is_decided_in_the_books_family():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from svd_icl.claims import case_evidence, describe_noise, noise_effects
-from svd_icl.claims.core import FAILS, HOLDS, UNDETERMINED
+from svd_icl.claims.core import FAILS, HOLDS, NOT_INFORMATIVE
 from svd_icl.noise import noisy, requantizable, uniform_noise
 from svd_icl.quantization import error_norm
 from tests.tiny_models import tiny_model
@@ -43,7 +43,7 @@ def test_gguf_has_no_quantizer_for_k_types():
 
 
 def _points(n, u0, s0, uk, sk, level=3.0, labels=None):
-    labels = np.zeros(n, int) if labels is None else labels
+    labels = np.array([0, 1] * (n // 2) + [0] * (n % 2)) if labels is None else labels
     rows = []
     for noise, role, correct in ((0.0, "unpruned", u0), (0.0, "selected", s0), (level, "unpruned", uk),
                                  (level, "selected", sk)):  # fmt: skip
@@ -56,6 +56,7 @@ def _points(n, u0, s0, uk, sk, level=3.0, labels=None):
                 "noise": noise,
                 "role": role,
                 "clip_rate": 0.0 if role == "unpruned" else 0.9,
+                "majority_rate": 0.5,
                 "labels": labels.tolist(),
                 "predictions": np.where(correct, labels, 1 - labels).tolist(),
                 "noise_norm": 2.0,
@@ -65,15 +66,30 @@ def _points(n, u0, s0, uk, sk, level=3.0, labels=None):
     return pd.DataFrame(rows)
 
 
+def _testable(rng, n, gain=0.05, cost=0.03):
+    """Answers where the control can test something: the truncation's gain on the stored weights is real (``gain``
+    of the queries the unpruned model gets wrong become right) and the noise costs the unpruned model (``cost``
+    of the queries it gets right go wrong, for the truncated model too). Returns (u0, s0, uk, sk, free): ``free``
+    the queries neither touches, where a test may plant more."""
+    u0 = rng.random(n) < 0.7
+    order = rng.permutation(n)
+    fixed = order[np.isin(order, np.flatnonzero(~u0))][: int(gain * n)]
+    broken = order[np.isin(order, np.flatnonzero(u0))][: int(cost * n)]
+    s0 = u0.copy()
+    s0[fixed] = True
+    uk, sk = u0.copy(), s0.copy()
+    uk[broken] = sk[broken] = False
+    free = np.setdiff1d(np.arange(n), np.concatenate([fixed, broken]))
+    return u0, s0, uk, sk, rng.permutation(free)
+
+
 def test_a_gain_that_grows_with_noise_points_to_noise_removal():
     rng = np.random.default_rng(0)
-    n = 2000
-    base = rng.random(n) < 0.7
-    hurt = base & (rng.random(n) < 0.3)  # the noise costs the unpruned model; the truncation undoes it
-    mixed = rng.random(n) < 0.1  # and some queries go the other way, so discordance is two-sided
-    uk = base & ~hurt | (mixed & ~base)
-    row = noise_effects(_points(n, base, base, uk, base), ["model", "task"]).iloc[0]
-    assert row.outcome == FAILS and row.low > row.margin and row.cost < 0
+    u0, s0, uk, sk, _ = _testable(rng, 2000)
+    hurt = np.flatnonzero(u0 & s0 & uk)[:400]  # the noise costs the unpruned model more; the truncation undoes it
+    uk[hurt] = False
+    row = noise_effects(_points(2000, u0, s0, uk, sk), ["model", "task"]).iloc[0]
+    assert row.outcome == FAILS and row.low > row.margin and row.cost < 0 and row.testable
     assert "as removing quantization noise would predict" in describe_noise(row)
 
 
@@ -81,11 +97,8 @@ def test_a_gain_that_grows_by_less_than_the_margin_is_not_refuted():
     """An interval above 0 but below the margin: the gain grows, by less than the smallest effect of interest."""
     rng = np.random.default_rng(3)
     n = 40000
-    u0 = rng.random(n) < 0.7
-    s0 = u0.copy()
-    uk, sk = u0.copy(), s0.copy()
-    idx = rng.permutation(n)
-    up, down = idx[: n // 100], idx[n // 100 : n // 100 + n // 400]  # +1% of queries gain, 0.25% lose: +0.75 points
+    u0, s0, uk, sk, free = _testable(rng, n)
+    up, down = free[: n // 100], free[n // 100 : n // 100 + n // 400]  # +1% gain, 0.25% lose: +0.75 points
     sk[up], uk[up] = True, False
     sk[down], uk[down] = False, True
     row = noise_effects(_points(n, u0, s0, uk, sk), ["model", "task"]).iloc[0]
@@ -98,17 +111,26 @@ def test_a_gain_that_grows_by_less_than_the_margin_is_not_refuted():
 
 def test_an_unchanged_gain_on_many_queries_rules_out_noise_removal_and_few_queries_cannot():
     rng = np.random.default_rng(1)
-    for n, expected in ((4000, HOLDS), (60, UNDETERMINED)):
-        u0 = rng.random(n) < 0.7
-        s0 = u0 ^ (rng.random(n) < 0.1)  # some queries flip either way under truncation
-        uk, sk = u0.copy(), s0.copy()  # on the noisier weights the gain is the same on average, query by query
-        same = np.flatnonzero(s0 == u0)  # not everywhere: a few queries gain, as many lose
-        up, down = same[: n // 40], same[n // 40 : n // 20]
+    for n, expected in ((4000, HOLDS), (60, NOT_INFORMATIVE)):
+        u0, s0, uk, sk, free = _testable(rng, n)
+        up, down = free[: n // 40], free[n // 40 : n // 20]  # a few queries gain on the noisier weights, as many lose
         sk[up], uk[up], sk[down], uk[down] = True, False, False, True
         row = noise_effects(_points(n, u0, s0, uk, sk), ["model", "task"]).iloc[0]
         assert row.outcome == expected, (n, row.low, row.high)
-        if expected == UNDETERMINED:
-            assert f"{row.mde:+.1%}" in describe_noise(row) and row.mde > row.margin
+    assert "not testable here" in describe_noise(row)  # 60 queries cannot show the gain it would test
+
+
+@pytest.mark.parametrize("what", ["no gain", "free noise"])
+def test_the_control_cannot_hold_without_a_gain_to_explain_or_noise_that_costs(what):
+    """A control that passes by construction is no control: with no real gain on the stored weights, or noise that
+    costs the unpruned model nothing, the case is not informative, however flat the growth."""
+    rng = np.random.default_rng(2)
+    u0, s0, uk, sk, _ = _testable(rng, 4000, gain=0.0 if what == "no gain" else 0.05,
+                                  cost=0.0 if what == "free noise" else 0.03)  # fmt: skip
+    row = noise_effects(_points(4000, u0, s0, uk, sk), ["model", "task"]).iloc[0]
+    assert row.outcome == NOT_INFORMATIVE and not row.testable
+    reason = "gain on the stored weights is not shown" if what == "no gain" else "not shown to cost"
+    assert reason in describe_noise(row)
 
 
 def test_the_control_refuses_points_of_other_queries_or_a_missing_arm():

@@ -1,7 +1,6 @@
 """The build plan: the parameters papermill runs, points counted once across chapters, estimates that shrink as
 points are stored, and the README record written from verdict files."""
 
-import json
 
 import pytest
 import yaml
@@ -51,51 +50,60 @@ def test_stored_and_shared_points_cost_nothing(checkpoint, tmp_path):
     assert more.stored == 12 and more.total == 16 and 0 < more.seconds < cold.seconds
 
 
+def _design(sets=2, queries=4, tuned=4):
+    from svd_icl.confirm import Design
+
+    return Design((sets,), queries, tuned)
+
+
 def test_confirmations_on_the_same_queries_share_their_unpruned_points(checkpoint, tmp_path):
-    """Algorithm 1's confirmations run on Figure 1's queries and demonstration sets: their unpruned points are the
-    earlier confirmation's, but a pick is a pick of one module."""
+    """Algorithm 1's confirmations run on Figure 1's query blocks and fresh sets: their unpruned and 0-shot points
+    are the earlier confirmation's, but a pick is a pick of one module. The plan prices the points
+    :func:`svd_icl.confirm.confirmation_configs` lists, the function the chapters run."""
     from svd_icl.confirm import Selection, confirm
 
-    base = {"model": str(checkpoint / "model"), "task": "sst2", "shots": 2, "seed": 0, "n": 12, "layers": [-1],
-            "demo_seeds": [None, 1], "data_root": str(checkpoint / "data")}  # fmt: skip
+    base = {"model": str(checkpoint / "model"), "task": "sst2", "shots": 2, "seed": 0, "layers": [-1],
+            "design": _design(), "data_root": str(checkpoint / "data")}  # fmt: skip
 
     def need(**extra):
-        return Need("ch", "tiny", "confirmation", total=5, extra={**base, **extra})
+        return Need("ch", "tiny", "confirmation", extra={**base, **extra})
 
     planner = Planner(tmp_path)
     first, mlp = planner.evaluate(need()), planner.evaluate(need(module="mlp"))
-    assert first.stored == 0 and mlp.stored == 3 and 0 < mlp.seconds < first.seconds
+    # 2 sets and 1 tuned block, each an unpruned and a picked point, and the 0-shot points of the 2 blocks
+    assert first.total == 8 and first.stored == 0 and mlp.stored == 5 and 0 < mlp.seconds < first.seconds
     confirm(tiny_model("llama"), tiny_tokenizer(), Selection(base["model"], "sst2", 2, "mlp", 0.5),
-            tmp_path / "sweeps.jsonl", 2, 0, (1,), 12, data_root=base["data_root"], progress=False)  # fmt: skip
+            tmp_path / "sweeps.jsonl", 2, 0, base["design"], 2, data_root=base["data_root"], progress=False)
     later = Planner(tmp_path)
     done, attn = later.evaluate(need(module="mlp")), later.evaluate(need(module="attn"))
-    assert (done.stored, done.seconds) == (5, 0) and attn.stored == 3 and attn.seconds > 0
+    assert (done.stored, done.total, done.seconds) == (8, 8, 0) and attn.stored == 5 and attn.seconds > 0
 
 
-def test_a_zero_shot_confirmation_is_two_points_and_is_stored_whole_by_confirm(checkpoint, tmp_path):
-    """At 0 shots the unpruned point of a confirmation is its 0-shot reference: the plan of Figure 2's 0-shot pick
-    counts two points, and :func:`svd_icl.confirm.confirm` stores exactly those."""
+def test_a_zero_shot_confirmation_is_the_tuned_rows_and_is_stored_whole_by_confirm(checkpoint, tmp_path):
+    """At 0 shots there are no demonstrations to vary: the confirmation is the pick and the unpruned model (which is
+    the 0-shot reference itself) on the tuned arm's blocks, and :func:`svd_icl.confirm.confirm` stores exactly
+    those."""
     from svd_icl.confirm import Selection, confirm
 
     params = chapter_parameters("fig2", "smoke")
     zero = next(n for n in chapter_needs("fig2", params) if n.kind == "confirmation" and n.extra["shots"] == 0)
-    assert zero.extra["demo_seeds"] == [None]
-    e = {**zero.extra, "model": str(checkpoint / "model"), "data_root": str(checkpoint / "data"), "n": 12}
+    e = {**zero.extra, "model": str(checkpoint / "model"), "data_root": str(checkpoint / "data"),
+         "design": _design()}  # fmt: skip
     need = Need("fig2", "tiny 0 shots", "confirmation", extra=e)
     cold = Planner(tmp_path).evaluate(need)
     assert (cold.total, cold.stored) == (2, 0) and cold.seconds > 0
-    four = Planner(tmp_path).evaluate(Need("fig2", "tiny 2 shots", "confirmation", extra={**e, "shots": 2}))
-    assert four.total == 3  # with demonstrations: the unpruned model and the pick, and the 0-shot reference
+    two = Planner(tmp_path).evaluate(Need("fig2", "tiny 2 shots", "confirmation", extra={**e, "shots": 2}))
+    assert two.total == 8  # with demonstrations: 2 fresh sets and the tuned prompt, and the 0-shot references
     confirm(tiny_model("llama"), tiny_tokenizer(), Selection(e["model"], "sst2", 1, "mlp", 0.5),
-            tmp_path / "sweeps.jsonl", 0, 0, (), 12, data_root=e["data_root"], progress=False)  # fmt: skip
+            tmp_path / "sweeps.jsonl", 0, 0, e["design"], 2, data_root=e["data_root"], progress=False)
     warm = Planner(tmp_path).evaluate(need)
     assert (warm.stored, warm.seconds) == (2, 0)
 
 
 def test_the_deepest_layer_rule_is_priced_only_where_it_differs_and_only_for_its_own_picks(checkpoint, tmp_path):
-    """Figure 4's comparison with the deepest-layer rule: its confirmation needs the rule's picks (at the deepest
-    layer; Algorithm 1's pick at another layer does not count), and nothing where the two rules agree: Algorithm 1
-    already picks the deepest layer, or the rule's own search kept the unpruned model."""
+    """Figure 4's comparison with the deepest-layer rule: its confirmation needs the rule's picks on every fresh set
+    (at the deepest layer; Algorithm 1's pick at another layer does not count), and nothing where the two rules
+    agree: Algorithm 1 already picks the deepest layer, or the rule's own search kept the unpruned model."""
     import pandas as pd
 
     from svd_icl.confirm import Selection, confirm
@@ -103,17 +111,18 @@ def test_the_deepest_layer_rule_is_priced_only_where_it_differs_and_only_for_its
 
     model = str(checkpoint / "model")
     L = _layers(model)
-    e = {"model": model, "task": "sst2", "module": "mlp", "shots": 2, "seed": 0, "n": 12, "layers": [-1],
-         "demo_seeds": [None, 1], "data_root": str(checkpoint / "data"), "depth_rule": True, "alg1_k": 1,
+    e = {"model": model, "task": "sst2", "module": "mlp", "shots": 2, "seed": 0, "layers": [-1],
+         "design": _design(), "data_root": str(checkpoint / "data"), "depth_rule": True, "alg1_k": 1,
          "aggregate": "max", "grid": [0.0, 0.5], "n_validation": 8, "n_test": 10}  # fmt: skip
-    need = Need("fig4", "rule", "confirmation", total=2, extra=e)
+    need = Need("fig4", "rule", "confirmation", extra=e)
     cold = Planner(tmp_path).evaluate(need)
     assert (cold.total, cold.stored) == (2, 0) and cold.seconds > 0
 
     def stored_after(layer: int) -> int:
         confirm(tiny_model("llama"), tiny_tokenizer(), Selection(model, "sst2", layer, "mlp", 0.5),
-                tmp_path / "sweeps.jsonl", 2, 0, (1,), 12, data_root=e["data_root"], progress=False)  # fmt: skip
-        return Planner(tmp_path).evaluate(Need("fig4", "rule", "confirmation", total=2, extra=e)).stored
+                tmp_path / "sweeps.jsonl", 2, 0, e["design"], 2, tuned=False, data_root=e["data_root"],
+                progress=False)  # fmt: skip
+        return Planner(tmp_path).evaluate(Need("fig4", "rule", "confirmation", extra=e)).stored
 
     assert stored_after(0) == 0 and stored_after(L - 1) == 2  # Algorithm 1's pick at layer 0 is not the rule's
     # the rule's run kept the unpruned model: nothing to confirm
@@ -126,7 +135,7 @@ def test_the_deepest_layer_rule_is_priced_only_where_it_differs_and_only_for_its
            "n_validation": 8, "best_clip_rate": 0.0, "aggregate": "max", "shots": 2, "order": "random",
            "label_words": None, "dtype": "float32", "device": "cpu"}  # fmt: skip
     ResultStore(kept / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1").append(run)
-    assert Planner(kept).evaluate(Need("fig4", "rule", "confirmation", total=2, extra=e)).total == 0
+    assert Planner(kept).evaluate(Need("fig4", "rule", "confirmation", extra=e)).total == 0
     # Algorithm 1 already picks the deepest layer (its worst-conditioned MLP is the last one): the rules agree
     agree = tmp_path / "agree"
     agree.mkdir()
@@ -144,15 +153,18 @@ def test_the_cli_prints_a_table_and_rejects_a_bad_profile(capsys, tmp_path):
 
 
 def test_readme_record_comes_from_the_verdict_files(tmp_path):
-    verdicts = tmp_path / "verdicts"
-    verdicts.mkdir()
-    (verdicts / "fig1.json").write_text(json.dumps([
-        {"claim": "Truncation | raises", "paper": "Fig. 1", "status": "undetermined", "evidence": "n = 5 detects +30"},
-        {"claim": "Deep layers", "paper": "Fig. 1", "status": "reproduced", "evidence": "+16 points"}]))  # fmt: skip
+    from svd_icl.claims.core import HOLDS, UNDETERMINED, Quantifier
+    from svd_icl.claims.records import Case, Claim
+    from svd_icl.summary import record
+
+    record(tmp_path, "fig1", [
+        Claim("gain", "Truncation | raises", "Fig. 1", Quantifier.SOME,
+              (Case("a", UNDETERMINED, "n = 5 detects +30"),)),
+        Claim("deep", "Deep layers", "Fig. 1", Quantifier.EVERY, (Case("a", HOLDS, "+16 points"),))])  # fmt: skip
     text = record_markdown(tmp_path, ["fig1", "fig2"], {"fig1": 90.0, "(whole build)": 3000.0}, "Build of abc")
     assert text.startswith("Build of abc")
     assert "**3 claims: 1 reproduced, 1 undetermined, 1 missing.**" in text
-    assert "| fig1 | Truncation \\| raises | Fig. 1 | **undetermined** | n = 5 detects +30 |" in text
+    assert "| fig1 | Truncation \\| raises | Fig. 1 | **undetermined** (1 undetermined) | n = 5 detects +30 |" in text
     assert "| fig2 | (chapter not run) |" in text
     assert "| (whole build) | 50.0 min |" in text and "| fig1 | 1.5 min |" in text
 
@@ -177,17 +189,17 @@ def test_an_algorithm1_confirmation_plans_nothing_when_the_search_kept_the_unpru
     from svd_icl.results import ResultStore
 
     model = str(checkpoint / "model")
-    e = {"model": model, "task": "sst2", "module": "mlp", "shots": 2, "seed": 0, "n": 12, "layers": [-1],
-         "demo_seeds": [None, 1], "data_root": str(checkpoint / "data"), "k": 3, "grid": [0.0, 0.5],
+    e = {"model": model, "task": "sst2", "module": "mlp", "shots": 2, "seed": 0, "layers": [-1],
+         "design": _design(), "data_root": str(checkpoint / "data"), "k": 3, "grid": [0.0, 0.5],
          "n_validation": 8, "n_test": 10}  # fmt: skip
     cold = Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e))
-    assert (cold.total, cold.stored) == (5, 0) and cold.seconds > 0  # not searched yet: priced in full
+    assert (cold.total, cold.stored) == (8, 0) and cold.seconds > 0  # not searched yet: priced in full
     run = {"model": model, "task": "sst2", "module": "mlp", "k": 3, "seed": 0, "n_test": 10, "grid": [0.0, 0.5],
            "n_validation": 8, "best_clip_rate": 0.5, "aggregate": "max", "shots": 2, "order": "random",
            "label_words": None, "dtype": "float32", "device": "cpu"}  # fmt: skip
     store = ResultStore(tmp_path / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1")
     store.append({**run, "k": 2, "best_clip_rate": 0.0})  # another k's run: not this need's
-    assert Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e)).total == 5
+    assert Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e)).total == 8
     store.append({**run, "best_clip_rate": 0.0})
     kept = Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e))
     assert (kept.total, kept.stored, kept.seconds) == (0, 0, 0.0)
@@ -213,7 +225,10 @@ def test_stored_compute_counts_the_points_the_plan_uses_and_not_what_earlier_par
     needs = [Planner(tmp_path).evaluate(need)]
     assert stored_compute(needs, tmp_path) == (seconds, 0.0)
     assert any("no chapter planned" in p and "n=99" in p for p in check(needs, tmp_path))
-    test_need = Need("ch", "c", "confirmation", extra={"model": stale["model"], "task": "sst2", "n": 99})
+    from svd_icl.confirm import Design
+
+    test_need = Need("ch", "c", "confirmation", extra={"model": stale["model"], "task": "sst2",
+                                                        "design": Design((2,), cap=99)})  # fmt: skip
     assert stored_compute(needs + [test_need], tmp_path) == (seconds + 1000.0, 1000.0)  # a confirmation's point
 
 

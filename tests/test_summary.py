@@ -1,7 +1,9 @@
 """The summary page's generated text."""
 
 import pandas as pd
-import pytest
+
+from svd_icl.claims.core import FAILS, HOLDS, NOT_INFORMATIVE, UNDETERMINED, Quantifier
+from svd_icl.claims.records import Case, Claim
 
 
 def test_describe_gains_names_what_the_holding_gains_share():
@@ -13,10 +15,10 @@ def test_describe_gains_names_what_the_holding_gains_share():
         {"chapter": "fig2", "case": "g 10 shots", "difference": -0.01, "low": -0.02, "high": 0.0,
          "outcome": "does not hold", "shots": 10},
         {"chapter": "fig4", "case": "g mrpc/MLP", "difference": 0.26, "low": 0.15, "high": 0.36,
-         "outcome": "recovery from a degenerate prompt", "shots": 10},
+         "outcome": "not informative", "shots": 10},
     ]
     text = describe_gains(pd.DataFrame(rows))
-    assert text.startswith("Of the 3 confirmed cases on this page, 1 holds, 1 is a recovery from a degenerate prompt,")
+    assert text.startswith("Of the 3 confirmed cases on this page, 1 holds, 1 is not informative")
     assert "fig2 g 0 shots (0 shots): +5.5% [+3.8%, +7.2%]" in text
     assert "Every one of them was measured at 0 shots" in text
     rows[1]["outcome"] = "holds"  # a gain with demonstrations too: no longer only 0-shot
@@ -26,32 +28,45 @@ def test_describe_gains_names_what_the_holding_gains_share():
     assert "No truncation gain survives its confirmation." in none
 
 
+def _claim(claim_id, outcomes, quantifier=Quantifier.EVERY, **kw):
+    return Claim(claim_id, claim_id.replace("-", " "), "Fig. 3", quantifier,
+                 tuple(Case(f"case {i}", o, f"case {i}: {o}") for i, o in enumerate(outcomes)), **kw)  # fmt: skip
+
+
 def test_controls_say_which_mechanisms_survive(tmp_path):
     from svd_icl.summary import collect, controls, controls_html, controls_markdown, record
 
-    grows = "Condition numbers grow with depth"
     record(tmp_path, "fig3", [
-        {"claim": grows, "paper": "Fig. 3", "status": "partly", "evidence": "e"},
-        {"claim": "MLP better", "paper": "Fig. 3", "status": "reproduced", "evidence": "e"},
-        {"claim": "grows beyond the null", "paper": "", "status": "not reproduced", "evidence": "e",
-         "control": "shape null", "control_of": grows},
-        {"claim": "MLP better beyond shapes", "paper": "", "status": "undetermined", "evidence": "e",
-         "control": "shape null", "control_of": "MLP better"},
+        _claim("grows", [HOLDS, UNDETERMINED]),
+        _claim("mlp-better", [HOLDS]),
+        _claim("grows-null", [FAILS], control="shape null", control_of=("grows",)),
+        _claim("mlp-null", [UNDETERMINED], control="shape null", control_of=("mlp-better",)),
     ])  # fmt: skip
     record(tmp_path, "fig1", [
-        {"claim": "gain", "paper": "Fig. 1", "status": "not reproduced", "evidence": "e"},
-        {"claim": "format", "paper": "", "status": "reproduced", "evidence": "e", "control": "BOS",
-         "control_of": ["gain", "collapse"]},
+        _claim("gain", [FAILS, NOT_INFORMATIVE], Quantifier.SOME),
+        _claim("format", [HOLDS, NOT_INFORMATIVE], control="BOS", control_of=("gain", "collapse")),
     ])  # fmt: skip
-    c = controls(collect(tmp_path, ["fig3", "fig1"])).set_index(["mechanism", "control"])
-    assert c.loc[(grows, "shape null"), "survives"] == "does not survive"
-    assert c.loc[("MLP better", "shape null"), "survives"] == "undetermined"
+    table = collect(tmp_path, ["fig3", "fig1"])
+    assert table.set_index("id").status.to_dict() == {
+        "grows": "undetermined", "mlp-better": "reproduced", "grows-null": "not reproduced",
+        "mlp-null": "undetermined", "gain": "not reproduced", "format": "reproduced"}  # fmt: skip
+    c = controls(table).set_index(["mechanism", "control"])
+    assert c.loc[("grows", "shape null"), "survives"] == "does not survive"
+    assert c.loc[("mlp better", "shape null"), "survives"] == "undetermined"
     gain = c.loc[("gain", "BOS")]
     assert gain.survives == "survives" and "itself is not reproduced" in gain.note
+    assert gain.counts == "1 holds / 1 not informative"
     assert c.loc[("collapse", "BOS"), "mechanism_status"] == "missing"  # listed, not dropped
-    text = controls_markdown(collect(tmp_path, ["fig3", "fig1"]))
+    text = controls_markdown(table)
     assert text.startswith("**4 controls: 2 survives, 1 does not survive, 1 undetermined.**")
-    page = controls_html(collect(tmp_path, ["fig3", "fig1"]))
+    page = controls_html(table)
     assert page.startswith("<p>4 controls: 2 survives") and page.count("<tr") == 5 and "|" not in page
-    with pytest.raises(ValueError, match="needs both"):
-        record(tmp_path, "fig5", [{"claim": "c", "paper": "", "status": "reproduced", "evidence": "", "control": "x"}])
+
+
+def test_the_readme_record_states_each_status_with_its_counts(tmp_path):
+    from svd_icl.summary import record, record_markdown
+
+    record(tmp_path, "fig1", [_claim("gain", [HOLDS, FAILS, NOT_INFORMATIVE], Quantifier.SOME)])
+    text = record_markdown(tmp_path, ["fig1", "fig2"], {"fig1": 60.0}, "Build of x")
+    assert "**2 claims: 1 reproduced, 1 missing.**" in text
+    assert "| **reproduced** (1 holds / 1 refuted / 1 not informative) |" in text

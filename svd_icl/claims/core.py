@@ -139,7 +139,7 @@ def _clopper_pearson(x, n, tail: float):
 
 def _mover_cp(gain, loss, n, level: float):
     """MOVER interval for ``p_gain - p_loss`` (two cells of one multinomial) from Clopper-Pearson bounds of each
-    cell and their correlation (Zou and Donner 2008; Tang, Li and Tang 2010 for paired proportions); arrays allowed.
+    cell and their correlation (Zou and Donner's method of variance estimates recovery, 2008); arrays allowed.
 
     Chosen over a score interval by exact enumeration (``tests/test_intervals.py``): at sparse one-way
     discordance (p_gain = 0.02, p_loss = 0) Tango's score interval misses on one side up to 2.4x its nominal rate

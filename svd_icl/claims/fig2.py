@@ -57,7 +57,8 @@ def _one_prompt_per_shots(g: pd.DataFrame, key) -> pd.DataFrame:
     """The unpruned points of one group, one per shot number (the same prompt's copies under other (layer, module)
     keys collapse to one); several *different* prompts at one shot number are an error: an effect over prompts
     needs :func:`shots_help_sets`, not one of them picked."""
-    g = g.drop_duplicates("prompt") if "prompt" in g else g
+    same_prompt = ["shots"] + [c for c in ("prompt", "demo_seed", "demo_set") if c in g]
+    g = g.assign(**{c: g[c].astype(str) for c in same_prompt[1:]}).drop_duplicates(same_prompt)
     counts = g.shots.value_counts()
     if (counts > 1).any():
         raise ValueError(f"{key}: {int(counts.max())} different prompts at {int(counts.idxmax())} shots; "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from svd_icl.claims.core import Outcome, Quantifier, Status, claim_status, tally
+from svd_icl.claims.core import HOLDS, NOT_INFORMATIVE, Outcome, Quantifier, Status, claim_status, tally
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,15 @@ class Case:
 
     def __post_init__(self):
         object.__setattr__(self, "outcome", Outcome(self.outcome))
+
+    def effect_text(self) -> str:
+        """'gemma3-270m/sst2 at 10 shots -1.2% [-1.8%, -0.6%]; the paper reports +0.3%' (or the name and outcome)."""
+        e = self.effect
+        if e is None or not all(map(math.isfinite, (e.difference, e.low, e.high))):
+            return f"{self.name}: {self.outcome}"
+        paper = f"; the paper reports {e.reported:+.1%}" if e.reported is not None else ""
+        shots = f" at {e.shots} shots" if e.shots is not None else ""
+        return f"{self.name}{shots} {e.difference:+.1%} [{e.low:+.1%}, {e.high:+.1%}]{paper}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,17 @@ class Claim:
     @property
     def counts(self) -> str:
         return tally(c.outcome for c in self.cases)
+
+    def deciding_case(self) -> Case | None:
+        """The case a reader should see first: a holding one with an effect (the surest), else the informative one
+        whose interval reaches highest, else the first with evidence."""
+        with_effect = [c for c in self.cases if c.effect is not None and c.outcome != NOT_INFORMATIVE]
+        holding = [c for c in with_effect if c.outcome == HOLDS]
+        if holding:
+            return max(holding, key=lambda c: c.effect.low)
+        if with_effect:
+            return max(with_effect, key=lambda c: c.effect.high)
+        return next((c for c in self.cases if c.evidence), None)
 
     @property
     def evidence(self) -> str:

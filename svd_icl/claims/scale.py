@@ -37,9 +37,10 @@ def describe_scale(
     if differ:
         lines.append("Different outcome from at least one smaller model: " + "; ".join(differ) + ".")
     pick = confirmed.loc[big]
+    effect = ("no estimate (not informative)" if pick.difference != pick.difference
+              else f"{pick.difference:+.1%} [{pick.low:+.1%}, {pick.high:+.1%}]")  # fmt: skip
     lines.append(
         f"The truncation the search chose for {big}, layer {pick.layer} {str(pick.module).upper()} "
-        f"ξ = {pick.clip_rate:g}, over fresh prompts: {_pct(pick.unpruned)} → {_pct(pick.selected)}, "
-        f"{pick.difference:+.1%} [{pick.low:+.1%}, {pick.high:+.1%}]."
+        f"ξ = {pick.clip_rate:g}, over fresh prompts: {_pct(pick.unpruned)} → {_pct(pick.selected)}, {effect}."
     )
     return " ".join(lines)
