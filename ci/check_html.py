@@ -184,6 +184,26 @@ def problems(found: dict, need: Need) -> list[str]:
     return out
 
 
+FIRST_PAGE_HEADING = "What this reproduction found"
+
+
+def first_page_problems(dev: DevTools, build_dir: Path) -> list[str]:
+    """The book's first page must open with the generated findings and show the forest plot (loaded)."""
+    page = build_dir / "_build" / "html" / "book" / "intro.html"
+    if not page.exists():
+        return [f"no first page at {page}"]
+    found = inspect(dev, page)
+    text = dev.evaluate("(document.querySelector('article, main') || document.body).innerText")
+    out = []
+    if FIRST_PAGE_HEADING not in text:
+        out.append(f"no '{FIRST_PAGE_HEADING}' section")
+    elif "**" in text.split(FIRST_PAGE_HEADING, 1)[1][:4000]:
+        out.append("findings shown as raw Markdown")
+    if not any(img["ok"] and "forest" in (img["src"] or "") for img in found["images"]):
+        out.append("the forest plot is missing or did not load")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build_dir", type=Path, help="a book build folder, e.g. build/smoke")
@@ -214,10 +234,15 @@ def main() -> None:
             if i == 0 and args.screenshot:
                 shot = dev.call("Page.captureScreenshot", format="png")
                 args.screenshot.write_bytes(base64.b64decode(shot["data"]))
+        wrong = first_page_problems(dev, args.build_dir)
+        print(f"{'FAIL' if wrong else 'ok  '} book/intro.html: the findings and the forest plot"
+              + (f" -- {'; '.join(wrong)}" if wrong else ""))
+        if wrong:
+            failures.append("book/intro.html")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"{len(pages) - len(failures)} passed, {len(failures)} failed")
+    print(f"{len(pages) + 1 - len(failures)} passed, {len(failures)} failed")
     if failures:
         sys.exit(1)
 

@@ -18,7 +18,7 @@ from svd_icl.claims.records import Claim
 from svd_icl.summary import load
 
 CHAPTER_TITLES = {
-    "fig1": "Figure 1", "fig2": "Figure 2", "scale": "the 1.5B model", "fig3": "Figure 3", "fig4": "Algorithm 1",
+    "fig1": "Figure 1", "fig2": "Figure 2", "scale": "the scale chapter", "fig3": "Figure 3", "fig4": "Algorithm 1",
     "theorem1": "Theorem 1", "theorem2": "Theorem 2", "fig5": "Figure 5",
 }  # fmt: skip
 
@@ -54,11 +54,29 @@ def _link(chapter: str, style: str) -> str:
     return f"{title} (`notebooks/{chapter}.ipynb`)"
 
 
-def _sentence(chapter: str, claim: Claim, style: str) -> str:
+def _status(claim: Claim) -> str:
     case = claim.deciding_case()
     evidence = case.effect_text() if case is not None and case.effect is not None else ""
-    return (f"*{claim.text}*: **{claim.status}** ({claim.counts}{'; ' + evidence if evidence else ''}; "
-            f"{_link(chapter, style)})")  # fmt: skip
+    return f"**{claim.status}** ({claim.counts}{'; ' + evidence if evidence else ''})"
+
+
+def _base_text(claim: Claim) -> str:
+    """The claim without its confirmation's qualifier, for the line that states both of a confirmation's claims."""
+    for cut in (" (chosen on validation", ", for the prompt the search was tuned on"):
+        if cut in claim.text:
+            return claim.text.split(cut)[0]
+    return claim.text
+
+
+def _line(chapter: str, claim: Claim, tuned: Claim | None, style: str) -> str:
+    """One bullet: the claim with its status; a confirmation's two claims (over fresh prompts, the tuned prompt)
+    on one line."""
+    if tuned is None:
+        body = f"*{claim.text}*: {_status(claim)}"
+    else:
+        body = (f"*{_base_text(claim)}*: over fresh prompts {_status(claim)}; for the prompt the search was tuned on "
+                f"{_status(tuned)}")  # fmt: skip
+    return f"- {body}. {_link(chapter, style)}."
 
 
 def _records(results_dir: str | Path, chapters: list[str]) -> list[tuple[str, Claim]]:
@@ -66,24 +84,28 @@ def _records(results_dir: str | Path, chapters: list[str]) -> list[tuple[str, Cl
 
 
 def findings_markdown(results_dir: str | Path, chapters: list[str], style: str = "myst") -> str:
-    """One paragraph per group of the paper's claims, every recorded claim with its status, counts, deciding number
-    and chapter; then what the book's confirmed gains have in common. ``style``: ``myst`` links the chapters (the
-    book), ``plain`` names them (the README)."""
+    """Per group of the paper's claims a short list, every recorded claim with its status, counts, deciding number
+    and chapter (a confirmation's two claims on one line); then the controls and what the book's confirmed gains
+    have in common. ``style``: ``myst`` links the chapters (the book), ``plain`` names them (the README)."""
     records = _records(results_dir, chapters)
     if not records:
         return "No chapter has recorded its verdicts yet: build the book to see what it finds."
+    ids = {c.id: c for _, c in records}
     lines = []
     for g in GROUPS:
-        mine = [(ch, c) for ch, c in records if _group_of(c.id) == g.title and c.control is None]
+        mine = [(ch, c) for ch, c in records if _group_of(c.id) == g.title and c.control is None
+                and not c.id.endswith("-tuned")]  # fmt: skip
         if mine:
-            lines.append(f"**{g.title}.** " + " ".join(_sentence(ch, c, style) + "." for ch, c in mine))
+            lines.append(f"**{g.title}**\n")
+            lines += [_line(ch, c, ids.get(f"{c.id}-tuned"), style) for ch, c in mine]
+            lines.append("")
     controls = [(ch, c) for ch, c in records if c.control is not None]
     if controls:
         survives = sum(c.status == "reproduced" for _, c in controls)
         lines.append(f"**Controls.** {survives} of {len(controls)} controls leave the mechanism they test standing "
-                     "(shape, depth, quantization noise, prompt format); the summary page lists each.")
+                     "(shape, depth, quantization noise, prompt format); the summary page lists each.\n")
     lines.append(gains_paragraph(records))
-    return "\n\n".join(lines)
+    return "\n".join(lines)
 
 
 def gains_paragraph(records: list[tuple[str, Claim]]) -> str:

@@ -243,25 +243,38 @@ def test_blocks_are_disjoint_prefix_stable_and_sst2_queries_do_not_nest(data_roo
             assert q not in other and other not in q, (q, other)
 
 
-def test_the_sequential_runner_stops_when_decided_or_at_the_budget():
-    """A decided case stops at its first look; an undecided one adds sets until the last look, or until the budget
-    has run out, and its record says which (and what the fixed design would have spent)."""
+def test_the_sequential_runner_stops_when_decided_futile_or_at_the_budget():
+    """A decided case stops at its first look; one that even the last look could not decide at its observed effect
+    stops for futility; one that might be decided goes on to the next look, unless the budget has run out; each
+    record says why it stopped and what the fixed design would have spent."""
     from svd_icl.chapters.confirmation import Budget, confirm_cases
 
-    cases = {("m", "sst2"): [0.15] * 8, ("m", "rte"): [0.10, -0.08, 0.12, -0.06, 0.10, -0.08, 0.12, -0.06]}
+    cases = {("m", "sst2"): [0.15] * 8, ("m", "rte"): [0.10, -0.08, 0.12, -0.06] * 2,
+             ("m", "copa"): [0.05, 0.02, 0.06, 0.03, 0.05, 0.03, 0.06, 0.02]}  # fmt: skip
     asked = []
 
     def run(key, sets):
         asked.append((key, sets))
-        points = _confirmation(cases[key][:sets])
-        return points.assign(task=key[1])
+        return _confirmation(cases[key][:sets]).assign(task=key[1])
 
     over, tuned, points = confirm_cases(run, list(cases), ["model", "task"], Looks((4, 8)), 0.02)
-    assert asked == [(("m", "sst2"), 4), (("m", "rte"), 4), (("m", "rte"), 8)]
-    assert over.outcome.tolist() == [HOLDS, UNDETERMINED] and over.m.tolist() == [2, 2]
-    assert over.stopped.tolist() == ["decided at look 1 of 2", "undetermined at the last look (8 sets)"]
-    assert over.sets_spent.tolist() == [4, 8] and (over.fixed_sets == 8).all() and len(tuned) == 2
+    assert asked == [(("m", "sst2"), 4), (("m", "rte"), 4), (("m", "copa"), 4), (("m", "copa"), 8)]
+    assert over.outcome.tolist()[:2] == [HOLDS, UNDETERMINED] and (over.m == 3).all()
+    assert over.stopped.iloc[0] == "decided at look 1 of 2"
+    assert over.stopped.iloc[1].startswith("stopped for futility at look 1 of 2")
+    assert over.sets_spent.tolist() == [4, 4, 8] and (over.fixed_sets == 8).all() and len(tuned) == 3
     asked.clear()
-    over, _, _ = confirm_cases(run, [("m", "rte")], ["model", "task"], Looks((4, 8)), 0.02, budget=Budget(0.0))
-    assert asked == [(("m", "rte"), 4)] and over.look.tolist() == [1]
+    over, _, _ = confirm_cases(run, [("m", "copa")], ["model", "task"], Looks((4, 8)), 0.02, budget=Budget(0.0))
+    assert asked == [(("m", "copa"), 4)] and over.look.tolist() == [1]
     assert over.stopped.iloc[0].startswith("stopped at the budget after 4 sets; the next look (8 sets) would take")
+
+
+def test_sets_that_share_their_queries_are_decided_on_the_crossed_design():
+    """Small test splits score every set on the same queries: the interval then comes from the two-way table."""
+    points = _confirmation([0.12, 0.10, 0.11, 0.13])
+    crossed = points.assign(offset=None)  # every set (and the 0-shot reference) on the same block
+    crossed = crossed.drop_duplicates(subset=["role", "arm", "set"], keep="first")
+    v = _over(crossed)
+    assert v.design == "crossed" and v.outcome == HOLDS and v.sets == 4 and v.n == 200
+    nested = _over(points)
+    assert nested.design == "nested"

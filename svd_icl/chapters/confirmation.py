@@ -77,6 +77,10 @@ def confirm_cases(
                 why = ("not informative" if row["outcome"] == NOT_INFORMATIVE
                        else f"decided at look {k + 1} of {len(looks.sets)}")  # fmt: skip
                 break
+            if k < looks.last and futile(row, looks, k, m):
+                why = (f"stopped for futility at look {k + 1} of {len(looks.sets)}: at the observed effect even "
+                       f"{looks.sets[-1]} sets would leave the interval across 0 and the margin")  # fmt: skip
+                break
         else:
             why = f"undetermined at the last look ({looks.sets[-1]} sets)"
         spent = int(row["look"])
@@ -85,6 +89,21 @@ def confirm_cases(
         tuned.append(tuned_prompt(points, group, m, margin, reported).iloc[0].to_dict())
         frames.append(points)
     return pd.DataFrame(rows), pd.DataFrame(tuned), pd.concat(frames, ignore_index=True)
+
+
+def futile(row: dict, looks: Looks, k: int, m: int) -> bool:
+    """Could the last look decide this case at the effect observed now? Its interval's half-width is projected from
+    this look's standard error, shrinking as 1/sqrt(sets) (for sets that share their queries the query term does
+    not shrink, so the projection errs towards continuing). Futile when that half-width, centred on the observed
+    effect, would still reach both 0 and the margin: more sets are not expected to decide it. Stopping for futility
+    never invalidates an interval (every look's is stated at its own share of alpha)."""
+    from scipy.stats import t as student
+
+    se, j, last = row.get("se"), looks.sets[k], looks.sets[-1]
+    if se is None or se != se:
+        return False
+    half = float(student.ppf(1 - looks.miss(looks.last, m) / 2, last - 1)) * se * (j / last) ** 0.5
+    return row["difference"] - half < 0 and row["difference"] + half > row["margin"]
 
 
 def _budget_note(looks: Looks, k: int, elapsed: float) -> str:

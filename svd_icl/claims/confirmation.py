@@ -121,10 +121,11 @@ def over_sets(
                          "n": int(np.mean([len(s["a"]) for s in sets])),
                          "unpruned": _mean([s["a"].mean() for s in sets]),
                          "selected": _mean([s["b"].mean() for s in sets]), "p_adj": np.nan, "mde": np.nan,
-                         "tau": np.nan, "i2": np.nan, "df": np.nan})  # fmt: skip
+                         "tau": np.nan, "i2": np.nan, "df": np.nan, "se": np.nan})  # fmt: skip
             continue
         est = set_interval([s["a"] for s in keep], [s["b"] for s in keep], miss, design)
         rows.append({**row, "difference": est.difference, "low": est.low, "high": est.high, "n": est.queries,
+                     "se": est.se,
                      "unpruned": _mean([s["a"].mean() for s in keep]), "selected": _mean([s["b"].mean() for s in keep]),
                      "p_adj": min(1.0, est.p() * alpha / miss), "mde": est.detectable(miss), "tau": est.tau,
                      "i2": est.i2, "df": est.df,
