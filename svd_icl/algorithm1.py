@@ -159,20 +159,13 @@ def parameters_saved(model: PreTrainedModel, layer: int, module: str, clip_rate:
     return saved, total
 
 
-def run_key(
-    model: PreTrainedModel,
-    model_name: str,
-    task: str,
-    module: str,
-    k: int,
-    aggregate: str,
-    grid: tuple[float, ...],
-    shots: int | None,
-    seed: int,
-    n_validation: int | None,
-    n_test: int | None,
-) -> dict:
-    """The :data:`KEY_FIELDS` of a run (without ``format``, which the results store adds)."""
+def run_fields(
+    model_name: str, task: str, module: str, seed: int, k: int = 3, aggregate: str = DEFAULT_AGGREGATE,
+    grid: tuple[float, ...] = DEFAULT_GRID, shots: int | None = None, n_validation: int | None = None,
+    n_test: int | None = None, dtype: str = "float32", device: str = "cpu",
+) -> dict:  # fmt: skip
+    """The :data:`KEY_FIELDS` of a run (without ``format``, which the results store adds), from its settings alone:
+    what :func:`stored_run` and the build plan both match a stored run on (one matcher)."""
     t = get_task(task)
     return {
         "model": model_name,
@@ -187,19 +180,33 @@ def run_key(
         "grid": [float(x) for x in grid],
         "order": "shuffled",
         "label_words": "/".join(t.label_words),
-        **model_settings(model),
+        "dtype": dtype,
+        "device": device,
     }
+
+
+def run_key(
+    model: PreTrainedModel, model_name: str, task: str, module: str, k: int, aggregate: str, grid: tuple[float, ...],
+    shots: int | None, seed: int, n_validation: int | None, n_test: int | None,
+) -> dict:  # fmt: skip
+    """:func:`run_fields` with the model's dtype and device."""
+    return run_fields(model_name, task, module, seed, k, aggregate, grid, shots, n_validation, n_test,
+                      **model_settings(model))  # fmt: skip
+
+
+def find_run(store: ResultStore, fields: dict) -> dict | None:
+    """The stored record whose key is ``fields``' (:func:`run_fields`), or None."""
+    wanted = store.key({"format": FORMAT_VERSION, **fields})
+    return next((rec for rec in store.records() if store.key(rec) == wanted), None)
 
 
 def stored_run(store: ResultStore, model: PreTrainedModel, model_name: str, run: dict) -> dict | None:
     """The record of ``run`` (task, module, seed and :func:`algorithm1` keyword arguments) in ``store``, or None."""
-    key = run_key(
+    return find_run(store, run_key(
         model, model_name, run["task"], run["module"], run.get("k", 3), run.get("aggregate", DEFAULT_AGGREGATE),
         tuple(run.get("grid", DEFAULT_GRID)), run.get("shots"), run["seed"], run.get("n_validation"),
         run.get("n_test"),
-    )  # fmt: skip
-    wanted = store.key({"format": FORMAT_VERSION, **key})
-    return next((rec for rec in store.records() if store.key(rec) == wanted), None)
+    ))  # fmt: skip
 
 
 def algorithm1(

@@ -22,11 +22,15 @@ def with_intervals(frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return frame.assign(acc_low=low, acc_high=high)
 
 
+def is_shallow(frame: pd.DataFrame, num_layers: dict[str, int]) -> pd.Series:
+    """True for points in the first half of their model's layers (the shallow/deep split of Figures 1 and 2: the one
+    place it is defined)."""
+    return frame.layer < frame.model.map(num_layers) / 2
+
+
 def layer_depth(frame: pd.DataFrame, num_layers: dict[str, int]) -> pd.Series:
     """'shallow' for the first half of a model's layers, 'deep' for the second half."""
-    return pd.Series(
-        np.where(frame.layer < frame.model.map(num_layers) / 2, "shallow", "deep"), index=frame.index, name="depth"
-    )
+    return pd.Series(np.where(is_shallow(frame, num_layers), "shallow", "deep"), index=frame.index, name="depth")
 
 
 def best_points(frame: pd.DataFrame, group: list[str]) -> pd.DataFrame:

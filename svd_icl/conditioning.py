@@ -201,3 +201,24 @@ def against_null(table: pd.DataFrame, null: pd.DataFrame, permuted: pd.Series | 
     if permuted is not None:
         out["permuted_cond"] = permuted.to_numpy()
     return out
+
+
+def condition_table_path(results_dir, name: str, svd_dtype: str = "float32"):
+    """Where a model's condition-number table is cached, one file per SVD precision (the Figure 3 chapter computes
+    it, Algorithm 1's chapter and the build plan read it): the one home of that name."""
+    from pathlib import Path
+
+    tag = name.replace("/", "_")
+    suffix = "" if svd_dtype == "float32" else f"_{svd_dtype}"
+    return Path(results_dir) / f"fig3_cond_{tag}{suffix}.csv"
+
+
+def stored_condition_numbers(results_dir, name: str, model: nn.Module, dtype: str, svd_dtype: str = "float32",
+                             progress: bool = False) -> pd.DataFrame:  # fmt: skip
+    """:func:`condition_numbers` of ``model`` (loaded as ``dtype``) with singular values in ``svd_dtype``, cached
+    under :func:`condition_table_path` with the settings that made it."""
+    from svd_icl.results import cached_table
+
+    settings = {"model": name, "dtype": dtype, "svd_dtype": svd_dtype}
+    return cached_table(condition_table_path(results_dir, name, svd_dtype), settings,
+                        lambda: condition_numbers(model, dtype=getattr(torch, svd_dtype), progress=progress))

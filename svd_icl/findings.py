@@ -79,7 +79,7 @@ def _line(chapter: str, claim: Claim, tuned: Claim | None, style: str) -> str:
     return f"- {body}. {_link(chapter, style)}."
 
 
-def _records(results_dir: str | Path, chapters: list[str]) -> list[tuple[str, Claim]]:
+def records_of(results_dir: str | Path, chapters: list[str]) -> list[tuple[str, Claim]]:
     return [(chapter, c) for chapter in chapters for c in load(results_dir, chapter)]
 
 
@@ -87,7 +87,7 @@ def findings_markdown(results_dir: str | Path, chapters: list[str], style: str =
     """Per group of the paper's claims a short list, every recorded claim with its status, counts, deciding number
     and chapter (a confirmation's two claims on one line); then the controls and what the book's confirmed gains
     have in common. ``style``: ``myst`` links the chapters (the book), ``plain`` names them (the README)."""
-    records = _records(results_dir, chapters)
+    records = records_of(results_dir, chapters)
     if not records:
         return "No chapter has recorded its verdicts yet: build the book to see what it finds."
     ids = {c.id: c for _, c in records}
@@ -137,6 +137,96 @@ def gains_paragraph(records: list[tuple[str, Claim]]) -> str:
     return text
 
 
+def prompts_paragraph(records: list[tuple[str, Claim]]) -> str:
+    """How much the prompt moves the confirmed effect: the between-set spread (tau) over fresh demonstration sets,
+    and the cases whose verdict for the prompt the search was tuned on differs from the verdict over fresh
+    prompts (where selection along the prompt axis shows)."""
+    ids = {c.id: c for _, c in records}
+    over = [(c, case) for _, c in records if _group_of(c.id) == "The pruning effect" and not c.id.endswith("-tuned")
+            for case in c.cases if case.effect is not None and case.effect.tau is not None]  # fmt: skip
+    if not over:
+        return ""
+    taus = sorted(case.effect.tau for _, case in over)
+    text = (f"**How much the prompt matters.** Over fresh demonstration sets the chosen truncation's effect varies "
+            f"from one prompt to the next with a standard deviation of {taus[0]:.1%} to {taus[-1]:.1%} (median "
+            f"{taus[len(taus) // 2]:.1%}) across the {len(taus)} confirmed cases.")  # fmt: skip
+    differ = []
+    for c, case in over:
+        tuned = ids.get(f"{c.id}-tuned")
+        twin = next((x for x in tuned.cases if x.name == case.name), None) if tuned is not None else None
+        if twin is not None and twin.outcome != case.outcome:
+            differ.append(f"{case.name} ({twin.outcome} for the tuned prompt, {case.outcome} over fresh prompts)")
+    if differ:
+        text += (f" In {len(differ)} case(s) the verdict for the prompt the search was tuned on differs from the one "
+                 f"over fresh prompts: {'; '.join(differ)}. A gain measured on one prompt is a statement about that "
+                 "prompt.")  # fmt: skip
+    return text
+
+
+def outlook(records: list[tuple[str, Claim]]) -> str:
+    """One sentence per group on what could change at the paper's scale (6-7B parameters in float16, full test
+    splits), conditioned on the verdicts recorded here."""
+    from svd_icl.reported import algorithm1_reported
+
+    by_group: dict[str, list[Claim]] = {}
+    for _, c in records:
+        if c.control is None and (g := _group_of(c.id)) is not None:
+            by_group.setdefault(g, []).append(c)
+    paper = algorithm1_reported().change * 100
+    lines = []
+    gains = by_group.get("The pruning effect", [])
+    open_cases = [case for c in gains for case in c.cases if case.outcome == UNDETERMINED and case.effect is not None
+                  and case.effect.mde is not None]  # fmt: skip
+    refuted = sum(case.outcome == FAILS for c in gains for case in c.cases)
+    if open_cases:
+        mdes = sorted(case.effect.mde * 100 for case in open_cases)
+        lines.append(f"*The pruning effect*: the undetermined cases here detect gains of +{mdes[0]:.1f} to "
+                     f"+{mdes[-1]:.1f} points, while the paper's Tables 2-8 report changes of {paper.min():+.1f} to "
+                     f"{paper.max():+.1f} points (median {paper.median():+.1f}); at these models' size and query "
+                     "counts the book cannot resolve effects of the paper's typical size, which the paper profile "
+                     "(6-7B models, full test splits, on a GPU) could.")  # fmt: skip
+    if refuted:
+        lines.append(f"*The pruning effect*: {refuted} case(s) exclude even the paper's smallest change for the same "
+                     "task and module on these models; whether 6-7B models behave differently is the paper "
+                     "profile's question.")  # fmt: skip
+    depth = by_group.get("Depth", [])
+    if depth:
+        done = sum(c.status == "reproduced" for c in depth)
+        lines.append(f"*Depth*: {done} of {len(depth)} depth claims are reproduced here (135M-1.5B and the trained "
+                     "toy); " + ("none is refuted, so nothing here suggests the ordering depends on size."
+                                 if not any(c.status == "not reproduced" for c in depth) else
+                                 "where one is refuted the paper's Figure 1 shows the ordering at 6-7B, which the "
+                                 "paper profile re-decides."))  # fmt: skip
+    if by_group.get("Shots"):
+        lines.append("*Shots*: whether demonstrations help is a property of each model (a code model at 1.5B, "
+                     "small instruction-tuned ones here); these verdicts are about these models.")
+    if by_group.get("Conditioning and Algorithm 1"):
+        lines.append("*Conditioning and Algorithm 1*: condition numbers are computed from the weights, so the "
+                     "paper profile re-decides these on GPT-J-6B and LLaMA2-7B themselves rather than by "
+                     "extrapolation; Algorithm 1's confirmations are bound by the same query counts as the gains.")
+    if by_group.get("The theory"):
+        lines.append("*The theory*: the identities and bounds are checked on constructed and trained toys and do "
+                     "not depend on a language model's size.")
+    return "**What could change at the paper's scale.** " + " ".join(lines) if lines else ""
+
+
+def models_table() -> str:
+    """The book's models beside the paper's: parameters, decoder layers and the format they are run in."""
+    from svd_icl.models import BUNDLED
+    from svd_icl.plan import PUBLISHED_CONFIGS, model_size
+
+    rows = ["| Model | Parameters | Layers | Format | In |", "|---|---|---|---|---|"]
+    for name, m in BUNDLED.items():
+        params, layers = model_size(name)
+        fmt = m.description.split(", ")[-1].split(" (")[0]
+        size = f"{params / 1e9:.1f}B" if params >= 1e9 else f"{params / 1e6:.0f}M"
+        rows.append(f"| {name} | {size} | {layers} | {fmt}, de-quantized, float32 | this book |")
+    for name in PUBLISHED_CONFIGS:
+        params, layers = model_size(name)
+        rows.append(f"| {name} | {params / 1e9:.1f}B | {layers} | float16 | the paper (`paper` profile) |")
+    return "\n".join(rows)
+
+
 def write(results_dir: str | Path, chapters: list[str], out: str | Path) -> str:
     """Write the book's findings include (``out``) and return its text."""
     text = findings_markdown(results_dir, chapters)
@@ -168,7 +258,8 @@ def forest(results_dir: str | Path, chapters: list[str], out: str | Path) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m svd_icl.findings RESULTS OUTDIR [CHAPTER ...]``: write ``findings.inc`` and ``forest.png`` for the
-    book's first page from a build's verdict files (``ci/build_book.sh`` runs it after the chapters)."""
+    book's first page from a build's verdict files, and ``models.inc`` (the book's models beside the paper's) for
+    the how-to page (``ci/build_book.sh`` runs it after the chapters)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
@@ -180,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write(args.results, args.chapters, out / "findings.inc")
     forest(args.results, args.chapters, out / "forest.png")
+    (out / "models.inc").write_text(models_table() + "\n")
     return 0
 
 

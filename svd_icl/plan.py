@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from svd_icl.conditioning import condition_table_path
 from svd_icl.confirm import Design
 from svd_icl.results import ResultStore, record_key
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, prompt_plan, unpruned_record
@@ -251,18 +252,21 @@ def needs_fig4(p: dict) -> list[Need]:
                                 extra={"model": name, "task": task, "module": module, "seeds": p["seeds"], "k": p["k"],
                                        "aggregate": p["aggregate"], "grid": p["clip_rates"],
                                        "shots": p["shots"].get(task), "n_validation": p["n_validation"].get(task),
-                                       "n_test": p["n_test"].get(task)}))  # fmt: skip
+                                       "n_test": p["n_test"].get(task), "dtype": p["dtype"],
+                                       "device": p["device"]}))  # fmt: skip
         for task in p["tasks"]:  # the confirmation of the first seed's choices (fig4's "Confirmation" section)
             design = Design.for_task(p["confirm_sets"][task], p["confirm_queries"], p["tuned_queries"], task)
             for module in p["modules"]:
                 out.append(_confirmation_need("fig4", f"{name}/{task} {module} confirmation", name, task,
                                               p["shots"].get(task), p["seeds"][0], design, [-1], module=module,
                                               k=p["k"], grid=p["clip_rates"], n_test=p["n_test"].get(task),
-                                              n_validation=p["n_validation"].get(task)))
+                                              n_validation=p["n_validation"].get(task), aggregate=p["aggregate"],
+                                              dtype=p["dtype"], device=p["device"]))
         for task in p.get("depth_rule_tasks", []):  # Algorithm 1 against the deepest-layer rule, on the same queries
             for module in p["modules"]:
                 rule = {"model": name, "task": task, "module": module, "depth_rule": True, "alg1_k": p["k"],
-                        "aggregate": p["aggregate"], "shots": p["shots"].get(task)}
+                        "aggregate": p["aggregate"], "shots": p["shots"].get(task), "dtype": p["dtype"],
+                        "device": p["device"]}
                 out.append(Need("fig4", f"{name}/{task} {module} deepest-layer rule", "algorithm1", "algorithm1.jsonl",
                                 total=1, extra={**rule, "seeds": p["seeds"][:1], "k": _layers(name),
                                                 "grid": p["clip_rates"], "n_validation": p["n_validation"].get(task),
@@ -287,7 +291,8 @@ def needs_fig3(p: dict) -> list[Need]:
     out = []
     for m in p["models"]:
         tag = m.replace("/", "_")
-        for label, pattern, scale in (("condition numbers", f"fig3_cond_{tag}.csv", 1.0),
+        cond = condition_table_path(".", m, p.get("svd_dtype", "float32")).name
+        for label, pattern, scale in (("condition numbers", cond, 1.0),
                                       ("permuted-entries control", f"fig3_permuted_{tag}.csv", 1.0),
                                       ("Gaussian null", f"fig3_null_{tag}.csv", None)):  # fmt: skip
             extra = {"model": m, "pattern": pattern, "svd_scale": scale, "draws": p.get("null_draws", 10)}
@@ -382,6 +387,13 @@ def _tokenizer(name: str):
 
 def _layers(name: str) -> int:
     return _meta_model(name).config.num_hidden_layers
+
+
+def model_size(name: str) -> tuple[int, int]:
+    """(parameters, decoder layers) of a model, from its architecture alone (the meta device: no weights read;
+    a paper model out of the Hub's reach from its published config)."""
+    model = _meta_model(name)
+    return sum(p.numel() for p in model.parameters()), model.config.num_hidden_layers
 
 
 @cache
@@ -509,12 +521,16 @@ class Planner:
         return need
 
     def _stored_run(self, e: dict, k: int, seed: int) -> dict | None:
-        """The stored Algorithm 1 run a need names (its model, task, module, grid and query counts, with ``k`` and
-        ``seed``), or None: the one match both the runs' count and the confirmations' "kept unpruned" check use."""
+        """The stored Algorithm 1 run a need names (its model, task, module and settings, with ``k`` and ``seed``),
+        or None: matched on the run's full key, as the chapter's own :func:`svd_icl.algorithm1.stored_run` does."""
+        from svd_icl.algorithm1 import find_run, run_fields
+
         store = self.store("algorithm1.jsonl", "algorithm1")
-        want = (e["model"], e["task"], e["module"], k, seed, e["n_test"], e["grid"], e["n_validation"])
-        fields = ("model", "task", "module", "k", "seed", "n_test", "grid", "n_validation")
-        return next((r for r in (store.records() if store else []) if tuple(r.get(f) for f in fields) == want), None)
+        if store is None:
+            return None
+        fields = run_fields(e["model"], e["task"], e["module"], seed, k, e["aggregate"], tuple(e["grid"]), e["shots"],
+                            e["n_validation"], e["n_test"], e.get("dtype", "float32"), e.get("device", "cpu"))
+        return find_run(store, fields)
 
     def _kept_unpruned(self, e: dict, k: int) -> bool:
         """Did the stored run with ``k`` (of the need's first seed) keep the unpruned model (xi* = 0)? Then the
@@ -539,7 +555,7 @@ class Planner:
         kept the unpruned model (no pick to confirm; the chapter then compares with the unpruned points). Unknown
         (nothing stored yet): False, so a cold plan prices the comparison in full, an upper bound."""
         L = _layers(e["model"])
-        path = self.results / f"fig3_cond_{e['model'].replace('/', '_')}.csv"
+        path = condition_table_path(self.results, e["model"])  # the table Algorithm 1's chapter reads (float32)
         if path.exists() and self._deepest_is_chosen(path, path.stat().st_mtime, e["module"], e["alg1_k"],
                                                      e["aggregate"], L):  # fmt: skip
             return True

@@ -67,3 +67,35 @@ def test_every_notebook_is_in_the_book():
     toc = (ROOT / "_toc.yml").read_text()
     for path in NOTEBOOKS:
         assert f"notebooks/{path.stem}" in toc, f"{path.name} is not in _toc.yml"
+
+
+HIDDEN = ("remove-cell", "remove-input")
+# What a hidden cell may call: it formats what visible cells computed (no decision, no claim assembly there).
+FORMATTING = {"Markdown", "HTML", "print", "record", "claims", "forest_plot", "models_table", "prompts_paragraph",
+              "outlook", "claims_html", "controls_html", "join", "items", "itertuples", "iterrows", "upper", "loc",
+              "set_index", "reset_index", "by_model", "len", "int", "float", "str", "zip", "list", "dict", "bool",
+              "concat", "any", "to_dict", "get"}  # fmt: skip
+
+
+def _hidden_cells():
+    for path in NOTEBOOKS:
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            if cell["cell_type"] == "code" and set(HIDDEN) & set(cell.get("metadata", {}).get("tags", [])):
+                yield path, i, "".join(cell["source"])
+
+
+def test_hidden_cells_only_format():
+    """At most 60 code lines are hidden from the reader in all, and they only format: every call is to a describe_
+    function, Markdown, the record, or a formatting helper; a decision a reader cannot see is not allowed."""
+    lines, offenders = 0, []
+    for path, i, source in _hidden_cells():
+        lines += len([line for line in source.splitlines() if line.strip()])
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name not in FORMATTING and not name.startswith("describe_"):
+                    offenders.append(f"{path.name} cell {i}: {name}")
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                offenders.append(f"{path.name} cell {i}: an import (imports belong in the visible import cell)")
+    assert lines <= 60, f"{lines} hidden code lines"
+    assert not offenders, offenders

@@ -106,6 +106,7 @@ def test_the_deepest_layer_rule_is_priced_only_where_it_differs_and_only_for_its
     agree: Algorithm 1 already picks the deepest layer, or the rule's own search kept the unpruned model."""
     import pandas as pd
 
+    from svd_icl.conditioning import condition_table_path
     from svd_icl.confirm import Selection, confirm
     from svd_icl.plan import _layers
 
@@ -128,19 +129,17 @@ def test_the_deepest_layer_rule_is_priced_only_where_it_differs_and_only_for_its
     # the rule's run kept the unpruned model: nothing to confirm
     kept = tmp_path / "kept"
     kept.mkdir()
-    from svd_icl.algorithm1 import KEY_FIELDS
+    from svd_icl.algorithm1 import KEY_FIELDS, run_fields
     from svd_icl.results import ResultStore
 
-    run = {"model": model, "task": "sst2", "module": "mlp", "k": L, "seed": 0, "n_test": 10, "grid": [0.0, 0.5],
-           "n_validation": 8, "best_clip_rate": 0.0, "aggregate": "max", "shots": 2, "order": "random",
-           "label_words": None, "dtype": "float32", "device": "cpu"}  # fmt: skip
+    run = {**run_fields(model, "sst2", "mlp", 0, L, "max", (0.0, 0.5), 2, 8, 10), "best_clip_rate": 0.0}
     ResultStore(kept / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1").append(run)
     assert Planner(kept).evaluate(Need("fig4", "rule", "confirmation", extra=e)).total == 0
     # Algorithm 1 already picks the deepest layer (its worst-conditioned MLP is the last one): the rules agree
     agree = tmp_path / "agree"
     agree.mkdir()
     cond = pd.DataFrame([{"layer": la, "module": "mlp", "matrix": "up", "cond": 1.0 + la} for la in range(L)])
-    cond.to_csv(agree / f"fig3_cond_{model.replace('/', '_')}.csv", index=False)
+    cond.to_csv(condition_table_path(agree, model), index=False)
     for kind in ("confirmation", "algorithm1"):
         skipped = Planner(agree).evaluate(Need("fig4", "rule", kind, "algorithm1.jsonl" if kind == "algorithm1"
                                                else "sweeps.jsonl", total=2, extra={**e, "k": L, "seeds": [0]}))
@@ -164,8 +163,9 @@ def test_readme_record_comes_from_the_verdict_files(tmp_path):
     text = record_markdown(tmp_path, ["fig1", "fig2"], {"fig1": 90.0, "(whole build)": 3000.0}, "Build of abc")
     assert text.startswith("Build of abc")
     assert "**3 claims: 1 reproduced, 1 undetermined, 1 missing.**" in text
-    assert "| fig1 | Truncation \\| raises | Fig. 1 | **undetermined** (1 undetermined) | n = 5 detects +30 |" in text
-    assert "| fig2 | (chapter not run) |" in text
+    assert "| Truncation \\| raises | Fig. 1 | **undetermined** (1 undetermined) | a: undetermined | fig1 |" in text
+    assert "| (chapter not run) |  | **missing** |  | fig2 |" in text
+    assert "n = 5 detects +30" not in text  # the full evidence stays in the book
     assert "| (whole build) | 50.0 min |" in text and "| fig1 | 1.5 min |" in text
 
 
@@ -185,20 +185,19 @@ def test_a_ray_cluster_fills_the_planned_points_and_the_chapter_then_computes_no
 def test_an_algorithm1_confirmation_plans_nothing_when_the_search_kept_the_unpruned_model(checkpoint, tmp_path):
     """Figure 4 confirms nothing for a run whose search kept xi* = 0 (``confirm.algorithm1_selection`` is None): the
     plan must not count points the chapter never computes (it would never reach 'all stored')."""
-    from svd_icl.algorithm1 import KEY_FIELDS
+    from svd_icl.algorithm1 import KEY_FIELDS, run_fields
     from svd_icl.results import ResultStore
 
     model = str(checkpoint / "model")
     e = {"model": model, "task": "sst2", "module": "mlp", "shots": 2, "seed": 0, "layers": [-1],
          "design": _design(), "data_root": str(checkpoint / "data"), "k": 3, "grid": [0.0, 0.5],
-         "n_validation": 8, "n_test": 10}  # fmt: skip
+         "n_validation": 8, "n_test": 10, "aggregate": "max"}  # fmt: skip
     cold = Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e))
     assert (cold.total, cold.stored) == (8, 0) and cold.seconds > 0  # not searched yet: priced in full
-    run = {"model": model, "task": "sst2", "module": "mlp", "k": 3, "seed": 0, "n_test": 10, "grid": [0.0, 0.5],
-           "n_validation": 8, "best_clip_rate": 0.5, "aggregate": "max", "shots": 2, "order": "random",
-           "label_words": None, "dtype": "float32", "device": "cpu"}  # fmt: skip
+    run = {**run_fields(model, "sst2", "mlp", 0, 3, "max", (0.0, 0.5), 2, 8, 10), "best_clip_rate": 0.5}
     store = ResultStore(tmp_path / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1")
     store.append({**run, "k": 2, "best_clip_rate": 0.0})  # another k's run: not this need's
+    store.append({**run, "aggregate": "mean", "best_clip_rate": 0.0})  # another aggregate: not this need's either
     assert Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e)).total == 8
     store.append({**run, "best_clip_rate": 0.0})
     kept = Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e))

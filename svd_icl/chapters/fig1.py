@@ -51,3 +51,32 @@ def claims(
     if formats is not None and len(formats):
         out.append(format_claim(formats, control_of=(COLLAPSE, GAIN_TUNED), claim_id=FORMAT))
     return out
+
+
+def describe_norms(confound: pd.DataFrame, norms: list[pd.DataFrame]) -> str:
+    """The descriptive norm table's sentence: each case's gains against the quantization error, and the median
+    removed norm per clip rate."""
+    from svd_icl.claims.quantization import describe_confound
+
+    if not norms:
+        return "None of these models is a quantized checkpoint."
+    every = pd.concat(norms)
+    ratio = (every.removed_norm / every.error_norm).groupby(every.clip_rate).median()
+    rates = ", ".join(f"{v:.1f}x the quantization error at ξ = {xi:g}" for xi, v in ratio[ratio.index > 0].items())
+    return ("\n".join(f"- {describe_confound(r)}" for r in confound.itertuples())
+            + f"\n\nMedian over the truncated modules, the removed norm is {rates}.")  # fmt: skip
+
+
+def describe_error_model(error_model: pd.DataFrame, quant_tables: dict) -> str:
+    """How well the s^2/12 error model matches the measured error, and whether the files' steps are read right."""
+    ratios = error_model.ratio
+    over = 1 / ratios**2 - 1  # how much the estimated variance (and the injected noise's) exceeds the measured error's
+    text = (f"Measured error over the $s^2/12$ estimate: {ratios.min():.2f} to {ratios.max():.2f} over these types and "
+            f"quantizers, so the model's variance, and the injected noise's, is {over.min():+.0%} to {over.max():+.0%} "
+            "off the true error's (positive: larger).")  # fmt: skip
+    if quant_tables:
+        worst = max(float(q.off_grid.max()) for q in quant_tables.values())
+        types = sorted({t for q in quant_tables.values() for t in q.qtype})
+        text += (f" In the bundled files ({', '.join(types)}), the largest share of weights off their steps' grid is "
+                 f"{worst:.1%}" + (": the steps are read right." if worst == 0 else ": some steps are misread."))
+    return text

@@ -51,3 +51,8 @@ def claims(
                      "headroom (slower collapse)", "Sec. 2.2", Quantifier.EVERY,
                      cases(slower.itertuples(), lambda r: r.model, lost), family=len(slower)))  # fmt: skip
     return out
+
+
+def by_model(model: str, *frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """Each frame's rows of ``model`` (a chapter's tables are per (model, ...); its sentences are per model)."""
+    return [f[f.model == model] for f in frames]

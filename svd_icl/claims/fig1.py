@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svd_icl.analysis import group_fields
+from svd_icl.analysis import group_fields, is_shallow
 from svd_icl.claims.core import (
     FAILS,
     HOLDS,
@@ -94,7 +94,7 @@ def depth_stability(
     rows = []
     for key, g in sweeps.groupby(group, sort=False):
         pruned = g[g.clip_rate > 0]
-        depth = pruned.layer < pruned.model.map(num_layers) / 2
+        depth = is_shallow(pruned, num_layers)
         shallow, deep = pruned[depth], pruned[~depth]
         if shallow.empty or deep.empty:
             raise ValueError(f"depth stability needs shallow and deep layers in each group; {key} lacks one")
@@ -132,7 +132,7 @@ def shallow_collapse(
     collapse (the upper bound's distance from the estimate).
     """
     groups = list(sweeps.groupby(group, sort=False))
-    shallow_of = {key: g[(g.clip_rate > 0) & (g.layer < g.model.map(num_layers) / 2)] for key, g in groups}
+    shallow_of = {key: g[(g.clip_rate > 0) & is_shallow(g, num_layers)] for key, g in groups}
     if m is None:
         m = sum(len(s) for s in shallow_of.values())
     rows = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svd_icl.analysis import group_fields
+from svd_icl.analysis import group_fields, is_shallow
 from svd_icl.claims.core import (
     ALPHA,
     FAILS,
@@ -135,7 +135,7 @@ def collapse_grows_with_shots(
             ref = _unpruned(s)
             u = correctness(ref)
             floor = baseline(str(ref.task), float(ref.majority_rate))
-            shallow = s[(s.clip_rate > 0) & (s.layer < s.model.map(num_layers) / 2)]
+            shallow = s[(s.clip_rate > 0) & is_shallow(s, num_layers)]
             room = float(u.mean()) - floor
             headroom[int(shots)] = room
             ok &= informative_set(u, floor)

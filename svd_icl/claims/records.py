@@ -26,6 +26,8 @@ class Effect:
     margin: float | None = None
     reported: float | None = None
     shots: int | None = None
+    tau: float | None = None  # over demonstration sets: the between-set standard deviation of the effect
+    mde: float | None = None  # the smallest effect the test detects at 80% power
 
 
 @dataclass(frozen=True)
