@@ -26,7 +26,7 @@ import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from svd_icl.sweep import SweepConfig, run_sweep
-from svd_icl.tasks import check_count
+from svd_icl.tasks import check_count, disjoint_sets
 
 
 @dataclass(frozen=True)
@@ -162,13 +162,15 @@ def confirm(
     search's own prompt), and the unpruned model at 0 shots on the same queries (:func:`confirmation_configs`).
 
     Returns the records with columns ``arm`` (``sets`` / ``tuned`` / ``zero_shot``), ``set`` (the fresh set's
-    index, else None) and ``role`` (``unpruned`` / ``selected`` / ``zero_shot``). At 0 shots there are no
+    index, else None), ``role`` (``unpruned`` / ``selected`` / ``zero_shot``) and ``disjoint`` (the set shares no
+    demonstration with an earlier one: :func:`svd_icl.tasks.disjoint_sets`). At 0 shots there are no
     demonstrations to vary: there is one prompt, scored as the tuned arm.
     """
     frames = []
     configs = confirmation_configs(selection, shots, seed, design, sets, tuned, batch_size, data_root)
+    apart = disjoint_sets(selection.task, configs[0][2].resolved_shots, seed, data_root) if shots != 0 else 0
     for arm, j, config in configs:
         points = run_sweep(model, tokenizer, config, out, progress=progress)
         role = ["zero_shot" if arm == "zero_shot" else "unpruned" if xi == 0 else "selected" for xi in points.clip_rate]
-        frames.append(points.assign(arm=arm, set=j, role=role))
+        frames.append(points.assign(arm=arm, set=j, role=role, disjoint=j is not None and j < apart))
     return pd.concat(frames, ignore_index=True)

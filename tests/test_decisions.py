@@ -278,3 +278,29 @@ def test_sets_that_share_their_queries_are_decided_on_the_crossed_design():
     assert v.design == "crossed" and v.outcome == HOLDS and v.sets == 4 and v.n == 200
     nested = _over(points)
     assert nested.design == "nested"
+
+
+def _best(change, sem, m=20, base=0.10, changes=None, sems=None):
+    rows = {"change": change, "change_sem": sem, "m": m, "unpruned error": base}
+    frame = pd.DataFrame(rows, index=[5, 10, 20][: len(change)])
+    if changes is not None:
+        frame["changes"], frame["change_sems"] = changes, sems
+    return frame
+
+
+def test_the_toy_improvement_is_existential_over_every_truncation():
+    """'Some truncation lowers the error': holds when the best truncation's interval lies above 0; refuted only when
+    every truncation's interval lies below the margin, so a second truncation with a smaller estimate and a wide
+    interval keeps the claim undetermined where the best alone would have refuted it."""
+    from svd_icl.claims import toy_improvement
+
+    out = toy_improvement(_best([-0.02, 0.02, 0.0], [0.001, 0.001, 0.01]))
+    assert list(out.outcome) == [HOLDS, FAILS, UNDETERMINED] and out.decrease.iloc[0] == pytest.approx(0.2)
+    narrow_best = _best([0.001], [0.0001], changes=[[0.001, 0.002]], sems=[[0.0001, 0.0001]])
+    wide_second = _best([0.001], [0.0001], changes=[[0.001, 0.002]], sems=[[0.0001, 0.01]])
+    assert toy_improvement(narrow_best).outcome.iloc[0] == FAILS
+    second = toy_improvement(wide_second).iloc[0]
+    assert second.outcome == UNDETERMINED and second.widest_high > second.margin > second.high
+    # the interval is simultaneous over the m truncations searched: more of them, a wider interval
+    assert (toy_improvement(_best([0.0], [0.01], m=200)).high > toy_improvement(_best([0.0], [0.01], m=2)).high).all()
+    assert list(out.p_adj < 0.05) == [True, True, False]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from svd_icl.claims.core import Quantifier
+from svd_icl.claims.core import Quantifier, margins_set_after_data
 from svd_icl.claims.fig3 import module_trend_evidence, share_evidence
 from svd_icl.claims.records import Case, Claim
 
@@ -23,20 +23,27 @@ def _trend_cases(v: pd.DataFrame, what: str = "") -> tuple[Case, ...]:
                  for r in v.itertuples() for mod in ("attn", "mlp"))  # fmt: skip
 
 
+def _after(name: str) -> str:
+    """The record's note when a margin was set after the data it decides were seen (the margins file says which)."""
+    return f"the {name} margin was set after these data were seen" if name in margins_set_after_data() else ""
+
+
 def claims(raw: pd.DataFrame, null: pd.DataFrame, uniform: dict[str, pd.DataFrame], aggregate: str) -> list[Claim]:
     """The records from :func:`svd_icl.claims.fig3_verdicts` (raw), :func:`fig3_null_verdicts` (null) and, per
     quantized model, :func:`uniform_quant_trends` (intervals over every model's uniform matrices)."""
     out = [
         Claim(MLP_BETTER, "MLP matrices have lower condition numbers than ATTN (in most layers)", "Fig. 3",
-              Quantifier.EVERY, _share_cases(raw), family=len(raw)),
+              Quantifier.EVERY, _share_cases(raw), family=len(raw), note=_after("share")),
         Claim(NULL_MLP, "MLP matrices are better conditioned than ATTN beyond what their shapes give (shape-matched "
               "null)", "Fig. 3 (ours: control)", Quantifier.EVERY, _share_cases(null, "MLP excess below ATTN"),
               family=len(null), control=NULL, control_of=(MLP_BETTER,)),
         Claim(GROWS, "Condition numbers grow with depth (ATTN and MLP, every model)", "Fig. 3", Quantifier.EVERY,
-              _trend_cases(raw), family=2 * len(raw), note=f"the {aggregate} over a module's matrices per layer"),
+              _trend_cases(raw), family=2 * len(raw),
+              note="; ".join(filter(None, [f"the {aggregate} over a module's matrices per layer", _after("rho")]))),
         Claim(NULL_GROWS, "Condition numbers grow with depth beyond the shape-matched null", "Fig. 3 (ours: control)",
               Quantifier.EVERY, _trend_cases(null, " excess"), family=2 * len(null), control=NULL,
-              control_of=(GROWS,), note="rho of each layer's excess over the null"),
+              control_of=(GROWS,), note="; ".join(filter(None, ["rho of each layer's excess over the null",
+                                                                _after("rho")]))),
     ]  # fmt: skip
     tested = [(n, r) for n, u in uniform.items() for r in u[u.uniform].itertuples()]
     if tested:

@@ -68,7 +68,8 @@ def _set_rows(g: pd.DataFrame) -> list[dict]:
         floor = baseline(str(u.task), float(u.majority_rate))
         z = zero.get(_block(u))
         rows.append({"set": j, "a": a, "b": b, "baseline": floor, "zero_shot": None if z is None else float(z.mean()),
-                     "informative": informative_set(a, floor, z), "offset": _block(u)[0]})  # fmt: skip
+                     "informative": informative_set(a, floor, z), "offset": _block(u)[0],
+                     "disjoint": bool(u.get("disjoint", True))})  # fmt: skip
     return rows
 
 
@@ -112,6 +113,7 @@ def over_sets(
         keep = [s for s in sets if s["informative"]]
         design = NESTED if len({s["offset"] for s in sets}) > 1 else CROSSED
         row = {**common, "sets": len(sets), "informative": len(keep), "design": design,
+               "shared_sets": sum(not s["disjoint"] for s in sets),
                "per_set": [{"set": s["set"], "effect": float((s["b"] - s["a"]).mean()),
                             "unpruned": float(s["a"].mean()), "informative": s["informative"]} for s in sets],
                "baseline": float(np.mean([s["baseline"] for s in sets])),
@@ -197,6 +199,9 @@ def confirmation_evidence(row, name: str, detail: str = "") -> str:
     note = margin_note(row.high, row.claim_margin, row.reported, row.outcome)
     if note:
         parts.append(note)
+    shared = getattr(row, "shared_sets", 0)
+    if shared == shared and shared:  # NaN where the row is one prompt's
+        parts.append(f"{int(shared)} sets share demonstrations with earlier ones (the pool is too small)")
     if getattr(row, "per_set", None):
         parts.append("per set " + ", ".join(f"{e['effect'] * 100:+.0f}" + ("" if e["informative"] else "*")
                                             for e in row.per_set) + " points")  # fmt: skip
