@@ -90,15 +90,10 @@ echo "{\"chapter\": \"(setup and models)\", \"seconds\": $setup_seconds}" > "$ou
 # Execute in the order of the table of contents (a later chapter may reuse an earlier one's results).
 for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
   nb=notebooks/$name.ipynb
+  # the profile's parameter files for this chapter (svd_icl.profiles: the one table the build plan reads too)
+  files=$(python -m svd_icl.profiles "$name" "$profile")
   args=()
-  # full: a chapter without a full.yaml runs at its defaults; smoke and paper have a file for every chapter;
-  # paper-dry is paper.yaml with the chapter's paper-dry.yaml (if any) over it
-  if [ "$profile" = paper-dry ]; then
-    args=(-f "params/$name/paper.yaml")
-    [ ! -f "params/$name/paper-dry.yaml" ] || args+=(-f "params/$name/paper-dry.yaml")
-  elif [ "$profile" != default ] && { [ "$profile" != full ] || [ -f "params/$name/$profile.yaml" ]; }; then
-    args=(-f "params/$name/$profile.yaml")
-  fi
+  [ -z "$files" ] || mapfile -t args <<< "$files"
   echo "== executing $name ($profile)"
   echo "$name" > "$out/.chapter"
   start=$SECONDS

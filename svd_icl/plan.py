@@ -16,7 +16,6 @@ measures it). While a build runs, the ETA is rescaled by how fast the points act
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import sys
@@ -25,19 +24,11 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 
-import yaml
-
 from svd_icl.conditioning import condition_table_path
 from svd_icl.confirm import Design
+from svd_icl.profiles import PROFILES, ROOT, chapter_parameters, toc_chapters
 from svd_icl.results import ResultStore, record_key
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, prompt_plan, unpruned_record
-
-ROOT = Path(__file__).resolve().parents[1]
-PROFILES = ("default", "full", "smoke", "paper", "paper-dry")
-# The parameter files of each profile, applied in order over the notebook's defaults (ci/build_book.sh does the same).
-PROFILE_FILES = {"default": (), "full": ("full",), "smoke": ("smoke",), "paper": ("paper",),
-                 "paper-dry": ("paper", "paper-dry")}  # fmt: skip
-REQUIRED_FILES = {"smoke", "paper"}  # every chapter has one; full and paper-dry files are optional
 
 # Measured on the 2-core CPUs this project builds on (float32; Gemma and SmolLM2 on SST-2 with 200 queries, Gemma on
 # COPA with 100; the precision chapter's per-point seconds of a cold build): the decoder layers of a classification
@@ -82,34 +73,6 @@ class Need:
     stored: int = 0
     seconds: float = 0.0  # estimated compute of what is not stored
     extra: dict = field(default_factory=dict)
-
-
-def toc_chapters(root: Path = ROOT) -> list[str]:
-    """Notebook names in the order of ``_toc.yml`` (the order the build executes them)."""
-    text = (root / "_toc.yml").read_text()
-    return [line.split("notebooks/")[1].split()[0].strip() for line in text.splitlines() if "notebooks/" in line]
-
-
-def chapter_parameters(name: str, profile: str = "default", root: Path = ROOT) -> dict:
-    """The parameters papermill runs notebook ``name`` with under ``profile``: the parameters cell's values, then
-    the profile's files ``params/<name>/<part>.yaml`` over them, in the order of :data:`PROFILE_FILES`."""
-    nb = json.loads((root / "notebooks" / f"{name}.ipynb").read_text())
-    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    values = {}
-    for node in ast.parse("".join(cell["source"])).body:
-        if isinstance(node, ast.AnnAssign | ast.Assign):
-            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
-            values[target.id] = ast.literal_eval(node.value)
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
-    for part in PROFILE_FILES[profile]:
-        overrides = root / "params" / name / f"{part}.yaml"
-        if not overrides.exists():
-            if part in REQUIRED_FILES:
-                raise ValueError(f"profile {profile!r} has no file {overrides.relative_to(root)}")
-            continue
-        values.update(yaml.safe_load(overrides.read_text()) or {})
-    return values
 
 
 # ---------------------------------------------------------------------------------------------------------------

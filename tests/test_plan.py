@@ -243,3 +243,16 @@ def test_the_eta_ignores_the_minutes_before_any_planned_work_was_done():
     assert pace.eta(4800.0, 1500.0) == 4800.0
     # twice as slow as estimated: the ETA doubles
     assert Pace(6000.0, 0.0).eta(4800.0, 2400.0) == 9600.0
+
+
+def test_the_build_and_the_plan_read_one_profile_table(capsys):
+    """ci/build_book.sh asks svd_icl.profiles for a chapter's papermill arguments; the plan reads the same files."""
+    from svd_icl.profiles import main as profiles_main
+    from svd_icl.profiles import parameter_files
+
+    assert profiles_main(["fig1", "paper-dry"]) == 0
+    assert capsys.readouterr().out.split() == ["-f", "params/fig1/paper.yaml", "-f", "params/fig1/paper-dry.yaml"]
+    assert parameter_files("fig3", "full") == [] and parameter_files("fig1", "default") == []
+    assert profiles_main(["fig1", "fast"]) == 2 and "unknown profile 'fast'" in capsys.readouterr().err
+    script = (ROOT / "ci" / "build_book.sh").read_text()
+    assert "python -m svd_icl.profiles" in script and "params/$name" not in script
