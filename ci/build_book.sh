@@ -106,7 +106,7 @@ kill $watcher 2>/dev/null || true
 
 # The first page opens with what the reproduction found, generated from the chapters' verdict files.
 python -m svd_icl.findings "$out/results" "$src/book" \
-  $(python -c "from svd_icl.plan import chapter_parameters as p; print(' '.join(p('summary')['chapters']))")
+  $(python -c "from svd_icl.profiles import chapter_parameters as p; print(' '.join(p('summary')['chapters']))")
 
 jupyter-book build "$src" --path-output "$out" -W -n --keep-going
 echo "{\"chapter\": \"(whole build)\", \"seconds\": $SECONDS}" >> "$out/timings.jsonl"

@@ -40,9 +40,8 @@ def parameter_files(name: str, profile: str = "default", root: Path = ROOT) -> l
     return files
 
 
-def chapter_parameters(name: str, profile: str = "default", root: Path = ROOT) -> dict:
-    """The parameters papermill runs notebook ``name`` with under ``profile``: the parameters cell's values, then
-    the profile's files over them (:func:`parameter_files`)."""
+def _parameters_cell(name: str, root: Path = ROOT) -> dict:
+    """The values of notebook ``name``'s parameters cell (its defaults), by name."""
     nb = json.loads((root / "notebooks" / f"{name}.ipynb").read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
     values = {}
@@ -50,9 +49,23 @@ def chapter_parameters(name: str, profile: str = "default", root: Path = ROOT) -
         if isinstance(node, ast.AnnAssign | ast.Assign):
             target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
             values[target.id] = ast.literal_eval(node.value)
+    return values
+
+
+def chapter_parameters(name: str, profile: str = "default", root: Path = ROOT) -> dict:
+    """The parameters papermill runs notebook ``name`` with under ``profile``: the parameters cell's values, then
+    the profile's files over them (:func:`parameter_files`)."""
+    values = _parameters_cell(name, root)
     for path in parameter_files(name, profile, root):
         values.update(yaml.safe_load(path.read_text()) or {})
     return values
+
+
+def notebook_parameters(name: str, namespace: dict, root: Path = ROOT) -> dict:
+    """The parameters a running notebook ``name`` holds in ``namespace`` (its ``globals()``, after papermill's
+    injected cell), by the names of its parameters cell: what its chapter module's ``work`` declares the work from,
+    so the notebook runs exactly the work the build plan prices."""
+    return {key: namespace[key] for key in _parameters_cell(name, root)}
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "svd_icl"
-ABOVE_CLAIMS = {"summary", "plan", "cli", "chapters"}  # modules that read verdicts or run chapters import the claims
+ABOVE_CLAIMS = {"summary", "findings", "plan", "cli", "chapters"}  # modules that read verdicts or run chapters import the claims
 
 
 def _imports(path: Path) -> set[str]:

@@ -2,12 +2,15 @@
 points are stored, and the README record written from verdict files."""
 
 
+import dataclasses
+
 import pytest
 import yaml
 
-from svd_icl.plan import ROOT, Need, Planner, chapter_needs, chapter_parameters, main, toc_chapters
+from svd_icl.plan import ROOT, Planner, Priced, Shapes, chapter_parameters, chapter_work, main, toc_chapters
 from svd_icl.summary import record_markdown
 from svd_icl.sweep import SweepConfig, run_sweep
+from svd_icl.work import Algorithm1Run, Confirmation, Sweep
 from tests.tiny_models import tiny_model, tiny_tokenizer
 
 
@@ -24,29 +27,29 @@ def test_parameters_are_the_notebook_defaults_under_the_profile_file():
         chapter_parameters("fig1", "fast")
 
 
-def _need(checkpoint, **change) -> Need:
+def _need(checkpoint, **change) -> Sweep:
     config = dict(model=str(checkpoint / "model"), task="sst2", layers=[0, -1], modules=["attn", "mlp"],
                   clip_rates=[0.0, 0.5, 0.9], shots=2, n=12, data_root=str(checkpoint / "data"))  # fmt: skip
     config.update(change)
-    return Need("ch", "tiny", "sweep", config=SweepConfig(**config))
+    return Sweep(chapter="ch", label="tiny", config=SweepConfig(**config))
 
 
 def test_stored_and_shared_points_cost_nothing(checkpoint, tmp_path):
     need = _need(checkpoint)
     planner = Planner(tmp_path)
-    cold = planner.evaluate(need)
+    cold = planner.price(need)
     assert (cold.total, cold.stored) == (12, 0) and cold.seconds > 0
-    # a second need over a subset of the same points, later in the build: all of it comes from the first
+    # a second sweep over a subset of the same points, later in the build: all of it comes from the first
     planner_again = Planner(tmp_path)
-    planner_again.evaluate(_need(checkpoint))
-    subset = planner_again.evaluate(_need(checkpoint, layers=[-1], clip_rates=[0.0, 0.9]))
-    assert subset.stored == subset.total == 4 and subset.seconds == 0 and subset.extra["shared"] == 4
+    planner_again.price(_need(checkpoint))
+    subset = planner_again.price(_need(checkpoint, layers=[-1], clip_rates=[0.0, 0.9]))
+    assert subset.stored == subset.total == 4 and subset.seconds == 0 and subset.shared == 4
     # after the sweep ran, everything is stored (the unpruned copies included) and nothing is left
     run_sweep(tiny_model("llama"), tiny_tokenizer(), need.config, tmp_path / "sweeps.jsonl", progress=False)
-    warm = Planner(tmp_path).evaluate(_need(checkpoint))
+    warm = Planner(tmp_path).price(_need(checkpoint))
     assert (warm.total, warm.stored, warm.seconds) == (12, 12, 0)
     # one more clip rate: only its points are left, and they cost less than the whole sweep did
-    more = Planner(tmp_path).evaluate(_need(checkpoint, clip_rates=[0.0, 0.5, 0.9, 0.99]))
+    more = Planner(tmp_path).price(_need(checkpoint, clip_rates=[0.0, 0.5, 0.9, 0.99]))
     assert more.stored == 12 and more.total == 16 and 0 < more.seconds < cold.seconds
 
 
@@ -62,21 +65,33 @@ def test_confirmations_on_the_same_queries_share_their_unpruned_points(checkpoin
     :func:`svd_icl.confirm.confirmation_configs` lists, the function the chapters run."""
     from svd_icl.confirm import Selection, confirm
 
-    base = {"model": str(checkpoint / "model"), "task": "sst2", "shots": 2, "seed": 0, "layers": [-1],
-            "design": _design(), "data_root": str(checkpoint / "data")}  # fmt: skip
+    base = _confirmation(checkpoint)
 
-    def need(**extra):
-        return Need("ch", "tiny", "confirmation", extra={**base, **extra})
+    def need(**change):
+        return dataclasses.replace(base, **change)
 
     planner = Planner(tmp_path)
-    first, mlp = planner.evaluate(need()), planner.evaluate(need(module="mlp"))
+    first, mlp = planner.price(need()), planner.price(need(module="mlp"))
     # 2 sets and 1 tuned block, each an unpruned and a picked point, and the 0-shot points of the 2 blocks
     assert first.total == 8 and first.stored == 0 and mlp.stored == 5 and 0 < mlp.seconds < first.seconds
-    confirm(tiny_model("llama"), tiny_tokenizer(), Selection(base["model"], "sst2", 2, "mlp", 0.5),
-            tmp_path / "sweeps.jsonl", 2, 0, base["design"], 2, data_root=base["data_root"], progress=False)
+    confirm(tiny_model("llama"), tiny_tokenizer(), Selection(base.model, "sst2", 2, "mlp", 0.5),
+            tmp_path / "sweeps.jsonl", 2, 0, base.design, 2, data_root=base.data_root, progress=False)
     later = Planner(tmp_path)
-    done, attn = later.evaluate(need(module="mlp")), later.evaluate(need(module="attn"))
+    done, attn = later.price(need(module="mlp")), later.price(need(module="attn"))
     assert (done.stored, done.total, done.seconds) == (8, 8, 0) and attn.stored == 5 and attn.seconds > 0
+
+
+def _confirmation(checkpoint, **change) -> Confirmation:
+    fields = dict(chapter="ch", label="tiny", model=str(checkpoint / "model"), task="sst2", shots=2, seed=0,
+                  layers=(-1,), design=_design(), data_root=str(checkpoint / "data"))  # fmt: skip
+    return Confirmation(**{**fields, **change})
+
+
+def _run(checkpoint, **change) -> Algorithm1Run:
+    fields = dict(chapter="fig4", label="alg1", model=str(checkpoint / "model"), task="sst2", module="mlp", seeds=(0,),
+                  k=3, aggregate="max", grid=(0.0, 0.5), shots=2, n_validation=8, n_test=10,
+                  data_root=str(checkpoint / "data"))  # fmt: skip
+    return Algorithm1Run(**{**fields, **change})
 
 
 def test_a_zero_shot_confirmation_is_the_tuned_rows_and_is_stored_whole_by_confirm(checkpoint, tmp_path):
@@ -85,18 +100,18 @@ def test_a_zero_shot_confirmation_is_the_tuned_rows_and_is_stored_whole_by_confi
     those."""
     from svd_icl.confirm import Selection, confirm
 
+    planner = Planner(tmp_path)
     params = chapter_parameters("fig2", "smoke")
-    zero = next(n for n in chapter_needs("fig2", params) if n.kind == "confirmation" and n.extra["shots"] == 0)
-    e = {**zero.extra, "model": str(checkpoint / "model"), "data_root": str(checkpoint / "data"),
-         "design": _design()}  # fmt: skip
-    need = Need("fig2", "tiny 0 shots", "confirmation", extra=e)
-    cold = Planner(tmp_path).evaluate(need)
+    zero = next(u for u in chapter_work("fig2", params, planner) if u.kind == "confirmation" and u.shots == 0)
+    need = dataclasses.replace(zero, model=str(checkpoint / "model"), data_root=str(checkpoint / "data"),
+                               design=_design())  # fmt: skip
+    cold = planner.price(need)
     assert (cold.total, cold.stored) == (2, 0) and cold.seconds > 0
-    two = Planner(tmp_path).evaluate(Need("fig2", "tiny 2 shots", "confirmation", extra={**e, "shots": 2}))
+    two = Planner(tmp_path).price(dataclasses.replace(need, shots=2))
     assert two.total == 8  # with demonstrations: 2 fresh sets and the tuned prompt, and the 0-shot references
-    confirm(tiny_model("llama"), tiny_tokenizer(), Selection(e["model"], "sst2", 1, "mlp", 0.5),
-            tmp_path / "sweeps.jsonl", 0, 0, e["design"], 2, data_root=e["data_root"], progress=False)
-    warm = Planner(tmp_path).evaluate(need)
+    confirm(tiny_model("llama"), tiny_tokenizer(), Selection(need.model, "sst2", 1, "mlp", 0.5),
+            tmp_path / "sweeps.jsonl", 0, 0, need.design, 2, data_root=need.data_root, progress=False)
+    warm = Planner(tmp_path).price(need)
     assert (warm.stored, warm.seconds) == (2, 0)
 
 
@@ -108,22 +123,19 @@ def test_the_deepest_layer_rule_is_priced_only_where_it_differs_and_only_for_its
 
     from svd_icl.conditioning import condition_table_path
     from svd_icl.confirm import Selection, confirm
-    from svd_icl.plan import _layers
 
     model = str(checkpoint / "model")
-    L = _layers(model)
-    e = {"model": model, "task": "sst2", "module": "mlp", "shots": 2, "seed": 0, "layers": [-1],
-         "design": _design(), "data_root": str(checkpoint / "data"), "depth_rule": True, "alg1_k": 1,
-         "aggregate": "max", "grid": [0.0, 0.5], "n_validation": 8, "n_test": 10}  # fmt: skip
-    need = Need("fig4", "rule", "confirmation", extra=e)
-    cold = Planner(tmp_path).evaluate(need)
+    L = Shapes().depth(model)
+    rule = _run(checkpoint, k=1, depth_rule=True)
+    need = _confirmation(checkpoint, chapter="fig4", label="rule", module="mlp", run=rule)
+    cold = Planner(tmp_path).price(need)
     assert (cold.total, cold.stored) == (2, 0) and cold.seconds > 0
 
     def stored_after(layer: int) -> int:
         confirm(tiny_model("llama"), tiny_tokenizer(), Selection(model, "sst2", layer, "mlp", 0.5),
-                tmp_path / "sweeps.jsonl", 2, 0, e["design"], 2, tuned=False, data_root=e["data_root"],
+                tmp_path / "sweeps.jsonl", 2, 0, need.design, 2, tuned=False, data_root=need.data_root,
                 progress=False)  # fmt: skip
-        return Planner(tmp_path).evaluate(Need("fig4", "rule", "confirmation", extra=e)).stored
+        return Planner(tmp_path).price(need).stored
 
     assert stored_after(0) == 0 and stored_after(L - 1) == 2  # Algorithm 1's pick at layer 0 is not the rule's
     # the rule's run kept the unpruned model: nothing to confirm
@@ -134,15 +146,14 @@ def test_the_deepest_layer_rule_is_priced_only_where_it_differs_and_only_for_its
 
     run = {**run_fields(model, "sst2", "mlp", 0, L, "max", (0.0, 0.5), 2, 8, 10), "best_clip_rate": 0.0}
     ResultStore(kept / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1").append(run)
-    assert Planner(kept).evaluate(Need("fig4", "rule", "confirmation", extra=e)).total == 0
+    assert Planner(kept).price(need).total == 0
     # Algorithm 1 already picks the deepest layer (its worst-conditioned MLP is the last one): the rules agree
     agree = tmp_path / "agree"
     agree.mkdir()
     cond = pd.DataFrame([{"layer": la, "module": "mlp", "matrix": "up", "cond": 1.0 + la} for la in range(L)])
     cond.to_csv(condition_table_path(agree, model), index=False)
-    for kind in ("confirmation", "algorithm1"):
-        skipped = Planner(agree).evaluate(Need("fig4", "rule", kind, "algorithm1.jsonl" if kind == "algorithm1"
-                                               else "sweeps.jsonl", total=2, extra={**e, "k": L, "seeds": [0]}))
+    for unit in (need, rule):
+        skipped = Planner(agree).price(unit)
         assert (skipped.total, skipped.seconds) == (0, 0.0)
 
 
@@ -172,13 +183,14 @@ def test_readme_record_comes_from_the_verdict_files(tmp_path):
 def test_a_ray_cluster_fills_the_planned_points_and_the_chapter_then_computes_nothing(checkpoint, tmp_path):
     from svd_icl.plan import fill
 
-    need = Planner(tmp_path).evaluate(_need(checkpoint))
+    need = Planner(tmp_path).price(_need(checkpoint))
     assert fill([need], tmp_path, "local", workers=1) == 12
-    after = Planner(tmp_path).evaluate(_need(checkpoint))
+    after = Planner(tmp_path).price(_need(checkpoint))
     assert (after.stored, after.seconds) == (12, 0)
     # the notebook's own call now finds every point and computes none
     lines = (tmp_path / "sweeps.jsonl").read_text().count("\n")
-    points = run_sweep(tiny_model("llama"), tiny_tokenizer(), need.config, tmp_path / "sweeps.jsonl", progress=False)
+    points = run_sweep(tiny_model("llama"), tiny_tokenizer(), need.unit.config, tmp_path / "sweeps.jsonl",
+                       progress=False)  # fmt: skip
     assert len(points) == 12 and (tmp_path / "sweeps.jsonl").read_text().count("\n") == lines
 
 
@@ -189,18 +201,16 @@ def test_an_algorithm1_confirmation_plans_nothing_when_the_search_kept_the_unpru
     from svd_icl.results import ResultStore
 
     model = str(checkpoint / "model")
-    e = {"model": model, "task": "sst2", "module": "mlp", "shots": 2, "seed": 0, "layers": [-1],
-         "design": _design(), "data_root": str(checkpoint / "data"), "k": 3, "grid": [0.0, 0.5],
-         "n_validation": 8, "n_test": 10, "aggregate": "max"}  # fmt: skip
-    cold = Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e))
+    need = _confirmation(checkpoint, chapter="fig4", label="alg1", module="mlp", run=_run(checkpoint))
+    cold = Planner(tmp_path).price(need)
     assert (cold.total, cold.stored) == (8, 0) and cold.seconds > 0  # not searched yet: priced in full
     run = {**run_fields(model, "sst2", "mlp", 0, 3, "max", (0.0, 0.5), 2, 8, 10), "best_clip_rate": 0.5}
     store = ResultStore(tmp_path / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1")
     store.append({**run, "k": 2, "best_clip_rate": 0.0})  # another k's run: not this need's
     store.append({**run, "aggregate": "mean", "best_clip_rate": 0.0})  # another aggregate: not this need's either
-    assert Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e)).total == 8
+    assert Planner(tmp_path).price(need).total == 8
     store.append({**run, "best_clip_rate": 0.0})
-    kept = Planner(tmp_path).evaluate(Need("fig4", "alg1", "confirmation", extra=e))
+    kept = Planner(tmp_path).price(need)
     assert (kept.total, kept.stored, kept.seconds) == (0, 0, 0.0)
 
 
@@ -217,17 +227,16 @@ def test_stored_compute_counts_the_points_the_plan_uses_and_not_what_earlier_par
     store = ResultStore(tmp_path / "sweeps.jsonl", KEY_FIELDS)
     seconds = sum(float(r["seconds"]) for r in store.records())
     assert seconds > 0
-    needs = [Planner(tmp_path).evaluate(need)]
+    needs = [Planner(tmp_path).price(need)]
     assert stored_compute(needs, tmp_path) == (seconds, 0.0) and check(needs, tmp_path) == []
     stale = {**store.records()[0], "n": 99, "split": "test", "seconds": 1000.0}  # left by earlier parameters
     store.append(stale)
-    needs = [Planner(tmp_path).evaluate(need)]
+    needs = [Planner(tmp_path).price(need)]
     assert stored_compute(needs, tmp_path) == (seconds, 0.0)
     assert any("no chapter planned" in p and "n=99" in p for p in check(needs, tmp_path))
     from svd_icl.confirm import Design
 
-    test_need = Need("ch", "c", "confirmation", extra={"model": stale["model"], "task": "sst2",
-                                                        "design": Design((2,), cap=99)})  # fmt: skip
+    test_need = Priced(_confirmation(checkpoint, model=stale["model"], design=Design((2,), cap=99)))
     assert stored_compute(needs + [test_need], tmp_path) == (seconds + 1000.0, 1000.0)  # a confirmation's point
 
 
@@ -256,3 +265,96 @@ def test_the_build_and_the_plan_read_one_profile_table(capsys):
     assert profiles_main(["fig1", "fast"]) == 2 and "unknown profile 'fast'" in capsys.readouterr().err
     script = (ROOT / "ci" / "build_book.sh").read_text()
     assert "python -m svd_icl.profiles" in script and "params/$name" not in script
+
+
+def _blank(fields: tuple[str, ...]) -> dict:
+    """Every key field a store requires, unset (the store adds its own ``format``)."""
+    return dict.fromkeys(f for f in fields if f != "format")
+
+
+def _finished_build(checkpoint, results):
+    """One unit of every kind and a results directory that holds exactly the work they declare (the sweep and the
+    first look of the confirmation computed on the tiny model; the other stores written as their code writes them)."""
+    from svd_icl.algorithm1 import KEY_FIELDS as A1_FIELDS
+    from svd_icl.algorithm1 import run_fields
+    from svd_icl.confirm import Design, Selection, confirm
+    from svd_icl.formats import format_variants
+    from svd_icl.noise import NOISE_KEY
+    from svd_icl.results import ResultStore
+    from svd_icl.sweep import KEY_FIELDS
+    from svd_icl.work import ConditionSVDs, FormatControl, NoiseControl, TrainedToys
+
+    model, tok = tiny_model("llama"), tiny_tokenizer()
+    sweep = _need(checkpoint)
+    run_sweep(model, tok, sweep.config, results / "sweeps.jsonl", progress=False)
+    confirmation = _confirmation(checkpoint, design=Design((2, 3), 4, 4))  # sequential: a finished build holds look 1
+    confirm(model, tok, Selection(confirmation.model, "sst2", 1, "mlp", 0.5), results / "sweeps.jsonl", 2, 0,
+            confirmation.design, 2, data_root=confirmation.data_root, progress=False)  # fmt: skip
+    run = _run(checkpoint)
+    ResultStore(results / "algorithm1.jsonl", A1_FIELDS, kind="algorithm1").append(
+        {**run_fields(run.model, "sst2", "mlp", 0, 3, "max", (0.0, 0.5), 2, 8, 10), "best_clip_rate": 0.5})
+    formats = FormatControl(chapter="ch", label="formats", model=sweep.config.model, task="sst2", shots=2, seed=0, n=12,
+                            layers=(0, -1), data_root=confirmation.data_root)  # fmt: skip
+    store = ResultStore(results / "formats.jsonl", KEY_FIELDS)
+    for variant in format_variants(Shapes().tokenizer(formats.model)):
+        for layer, xi in ((0, 0.0), (0, 0.9), (1, 0.5)):
+            store.append({**_blank(KEY_FIELDS), "model": formats.model, "task": "sst2", "split": "validation",
+                          "n": 12, "seed": 0, "prompt": variant, "layer": layer, "module": "mlp",
+                          "clip_rate": xi})  # fmt: skip
+    noise = NoiseControl(chapter="ch", label="noise", model=formats.model, task="sst2", shots=2, seed=0, n=4,
+                         levels=(0.5,), noise_seed=0, layers=(0, -1), data_root=confirmation.data_root)  # fmt: skip
+    for xi in (0.0, 0.5):
+        ResultStore(results / "noise.jsonl", NOISE_KEY).append(
+            {**_blank(NOISE_KEY), "model": noise.model, "task": "sst2", "split": "test", "n": 4, "seed": 0,
+             "noise": 0.5, "noise_seed": 0, "layer": 1, "module": "mlp", "clip_rate": xi})  # fmt: skip
+    (results / "cond.csv").write_text("layer\n0\n")
+    (results / "linreg_a.csv").write_text("step\n0\n")
+    table = ConditionSVDs(chapter="ch", label="condition numbers", model=formats.model, what="table",
+                          pattern="cond.csv")
+    toys = TrainedToys(chapter="ch", label="toys", seconds=10.0, pattern="linreg_*")
+    return [sweep, confirmation, run, formats, noise, table, toys]
+
+
+def test_check_fails_on_a_planted_mismatch_for_every_kind_of_work(checkpoint, tmp_path):
+    """``plan --check`` reads each store as the code that resumes from it does: a build that did the declared work
+    passes (a sequential confirmation needs its first look only), and for every kind of unit one parameter changed
+    between the declaration and what was run (a notebook disagreeing with its chapter module) fails, naming it."""
+    from svd_icl.plan import check
+
+    units = _finished_build(checkpoint, tmp_path)
+    priced = [Planner(tmp_path).price(u) for u in units]
+    assert check(priced, tmp_path) == []
+    assert priced[1].stored < priced[1].total  # the third set of the last look was never needed
+    mismatches = {
+        "sweep": dataclasses.replace(units[0], config=dataclasses.replace(units[0].config, seed=1)),
+        "confirmation": dataclasses.replace(units[1], seed=1),
+        "algorithm1": dataclasses.replace(units[2], aggregate="mean"),
+        "formats": dataclasses.replace(units[3], n=99),
+        "noise": dataclasses.replace(units[4], noise_seed=1),
+        "condition SVDs": dataclasses.replace(units[5], pattern="other.csv"),
+        "trained toys": dataclasses.replace(units[6], pattern="theorem2/*.csv"),
+    }
+    assert {type(u) for u in mismatches.values()} == {type(u) for u in units}  # every kind of unit
+    for i, (name, wrong) in enumerate(mismatches.items()):
+        planted = [Planner(tmp_path).price(wrong if j == i else u) for j, u in enumerate(units)]
+        problems = check(planted, tmp_path)
+        assert any(p.startswith(f"ch: {wrong.label}:") or f"{wrong.chapter}: {wrong.label}:" in p
+                   for p in problems), (name, problems)  # fmt: skip
+
+
+def test_the_budget_report_keeps_the_required_work_and_names_the_looks_it_may_cut(checkpoint, tmp_path):
+    """``plan --budget``: every chapter's required work and every first look always run; the further looks fit in
+    the budget's remainder in build order, and the confirmations past it are named."""
+    from svd_icl.confirm import Design
+    from svd_icl.plan import budget_report
+
+    planner = Planner(tmp_path)
+    first = planner.price(_confirmation(checkpoint, label="first", design=Design((2, 4), 4, 4)))
+    later = planner.price(_confirmation(checkpoint, label="later", seed=1, design=Design((2, 4), 4, 4)))
+    assert 0 < first.required_seconds < first.seconds
+    required = first.required_seconds + later.required_seconds
+    one_more = (required + first.seconds - first.required_seconds) / 60 * 1.01  # room for the first one's looks only
+    text = budget_report([first, later], one_more)
+    assert "may stop at the budget before their last look (1): ch: later" in text
+    assert "every confirmation can reach its last look" in budget_report([first, later], 1e6)
+    assert "shorter than the required work" in budget_report([first, later], required / 60 / 2)

@@ -12,6 +12,10 @@ from svd_icl.claims.fig1 import collapse_evidence
 from svd_icl.claims.formats import format_claim
 from svd_icl.claims.points import case_evidence
 from svd_icl.claims.records import Claim
+from svd_icl.confirm import Design
+from svd_icl.models import BUNDLED
+from svd_icl.sweep import SweepConfig
+from svd_icl.work import Confirmation, Facts, FormatControl, NoiseControl, Sweep, Unit
 
 GAIN, GAIN_TUNED = "fig1-gain", "fig1-gain-tuned"
 DEPTH, COLLAPSE = "fig1-deep-tolerate", "fig1-shallow-collapse"
@@ -80,3 +84,41 @@ def describe_error_model(error_model: pd.DataFrame, quant_tables: dict) -> str:
         text += (f" In the bundled files ({', '.join(types)}), the largest share of weights off their steps' grid is "
                  f"{worst:.1%}" + (": the steps are read right." if worst == 0 else ": some steps are misread."))
     return text
+
+
+def work(p: dict, facts: Facts) -> list[Unit]:
+    """Per (model, task) of ``runs``: the search on validation queries, the confirmation of its pick, the prompt-format
+    control and, on a quantized checkpoint with noise levels, the quantization-noise control."""
+    out: list[Unit] = []
+    for model, task in p["runs"]:
+        layers = tuple(p.get("layers_by_task", {}).get(task, p["layers"]))
+        shots = p["shots"].get(task)
+        out.append(Sweep(chapter="fig1", label=f"{model}/{task} search", config=search_config(p, model, task)))
+        out.append(Confirmation(chapter="fig1", label=f"{model}/{task} confirmation", model=model, task=task,
+                                shots=shots, seed=p["seed"], design=design(p, task), layers=layers))
+        out.append(FormatControl(chapter="fig1", label=f"{model}/{task} format control", model=model, task=task,
+                                 shots=shots, seed=p["seed"], n=p["n_search"].get(task), layers=layers))
+        levels = tuple(v for v in p.get("noise_levels", []) if v > 0)
+        if levels and model in BUNDLED:  # the quantization-noise control: a quantized checkpoint only
+            out.append(NoiseControl(chapter="fig1", label=f"{model}/{task} noise control", model=model, task=task,
+                                    shots=shots, seed=p["seed"], n=noise_queries(p, task), levels=levels,
+                                    noise_seed=p.get("noise_seed", 0), layers=layers))  # fmt: skip
+    return out
+
+
+def search_config(p: dict, model: str, task: str) -> SweepConfig:
+    """The exploratory search of (``model``, ``task``): every layer, module and clip rate on validation queries."""
+    return SweepConfig(model=model, task=task, layers=p.get("layers_by_task", {}).get(task, p["layers"]),
+                       modules=p["modules"], clip_rates=p["clip_rates"], shots=p["shots"].get(task), seed=p["seed"],
+                       split="validation", n=p["n_search"].get(task))  # fmt: skip
+
+
+def design(p: dict, task: str) -> Design:
+    """The confirmation design of ``task``'s pick (its looks, queries per set and tuned-prompt rows)."""
+    return Design.for_task(p["confirm_sets"][task], p["confirm_queries"], p["tuned_queries"], task)
+
+
+def noise_queries(p: dict, task: str) -> int | None:
+    """The test rows of the noise control: the tuned prompt's rows (a crossed design: its rows)."""
+    d = design(p, task)
+    return d.tuned or d.cap

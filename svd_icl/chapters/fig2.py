@@ -10,6 +10,9 @@ from svd_icl.chapters.common import cases, confirmation_claims
 from svd_icl.claims.core import Quantifier, fmt_p
 from svd_icl.claims.points import case_evidence
 from svd_icl.claims.records import Claim
+from svd_icl.confirm import Design
+from svd_icl.sweep import SweepConfig
+from svd_icl.work import Confirmation, Facts, Sweep, Unit
 
 SHOTS_HELP, GAIN, GAIN_TUNED = "fig2-shots-help", "fig2-gain-every-shots", "fig2-gain-every-shots-tuned"
 DEPTH, COLLAPSE_SLOWER = "fig2-deep-stable-every-shots", "fig2-fewer-shots-slower-collapse"
@@ -56,3 +59,29 @@ def claims(
 def by_model(model: str, *frames: pd.DataFrame) -> list[pd.DataFrame]:
     """Each frame's rows of ``model`` (a chapter's tables are per (model, ...); its sentences are per model)."""
     return [f[f.model == model] for f in frames]
+
+
+def work(p: dict, facts: Facts) -> list[Unit]:
+    """Per model and shot number: the sweep on ``split``, then its best point confirmed on test queries (per
+    demonstration set the unpruned model and the pick, and the unpruned model at 0 shots; at 0 shots there are no
+    demonstrations, so one pick and the unpruned model)."""
+    out: list[Unit] = []
+    for m in p["models"]:
+        for k in p["shot_counts"]:
+            out.append(Sweep(chapter="fig2", label=f"{m}/{p['task']} {k} shots", config=search_config(p, m, k)))
+            out.append(Confirmation(chapter="fig2", label=f"{m}/{p['task']} {k} shots confirmation", model=m,
+                                    task=p["task"], shots=k, seed=p["seed"], design=design(p),
+                                    layers=tuple(p["layers"])))  # fmt: skip
+    return out
+
+
+def search_config(p: dict, model: str, shots: int) -> SweepConfig:
+    """The search of ``model`` at ``shots``: every layer, module and clip rate on ``n_queries`` rows of ``split``."""
+    return SweepConfig(model=model, task=p["task"], layers=p["layers"], modules=p["modules"],
+                       clip_rates=p["clip_rates"], shots=shots, seed=p["seed"], split=p["split"],
+                       n=p["n_queries"])  # fmt: skip
+
+
+def design(p: dict) -> Design:
+    """The confirmation design of every pick of the chapter (one task)."""
+    return Design(tuple(p["confirm_sets"]), p["confirm_queries"], p["tuned_queries"])

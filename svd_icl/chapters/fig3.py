@@ -8,6 +8,8 @@ import pandas as pd
 from svd_icl.claims.core import Quantifier, margins_set_after_data
 from svd_icl.claims.fig3 import module_trend_evidence, share_evidence
 from svd_icl.claims.records import Case, Claim
+from svd_icl.conditioning import condition_table_path
+from svd_icl.work import ConditionSVDs, Facts, Unit
 
 MLP_BETTER, GROWS = "fig3-mlp-better", "fig3-grows-with-depth"
 NULL_MLP, NULL_GROWS, UNIFORM = "fig3-mlp-better-null", "fig3-grows-null", "fig3-grows-uniform-quant"
@@ -57,4 +59,19 @@ def claims(raw: pd.DataFrame, null: pd.DataFrame, uniform: dict[str, pd.DataFram
                          "every layer (the trend is not an artefact of mixed quantization)", "(ours: quantization)",
                          Quantifier.EVERY, uniform_cases, family=m, note=mixed,
                          control="only matrices with one GGUF type in every layer", control_of=(GROWS,)))
+    return out
+
+
+def work(p: dict, facts: Facts) -> list[Unit]:
+    """Per model: its condition-number table, the permuted-entries control (as many SVDs again) and the Gaussian
+    null (``null_draws`` SVDs per distinct shape)."""
+    out: list[Unit] = []
+    for m in p["models"]:
+        tag = m.replace("/", "_")
+        table = condition_table_path(".", m, p.get("svd_dtype", "float32")).name
+        for label, what, pattern in (("condition numbers", "table", table),
+                                     ("permuted-entries control", "permuted", f"fig3_permuted_{tag}.csv"),
+                                     ("Gaussian null", "null", f"fig3_null_{tag}.csv")):  # fmt: skip
+            out.append(ConditionSVDs(chapter="fig3", label=f"{m} {label}", model=m, what=what, pattern=pattern,
+                                     draws=p.get("null_draws", 10)))
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from svd_icl.claims.core import Quantifier
 from svd_icl.claims.records import Case, Claim
+from svd_icl.work import Facts, TrainedToys, Unit
 
 
 def claims(v: dict, gap_by_step: dict, tracks_below: float) -> list[Claim]:
@@ -52,3 +53,13 @@ def describe_truncation(v: dict) -> str:
             f"{'less' if v['deep_better'] else 'no less'} than truncating the first (mean error over clip rates "
             f"{v['last_mean']:.3f} vs {v['first_mean']:.3f}), and {'some' if v['improves'] else 'no'} truncation "
             f"lowers the error by more than 2% (best {v['best']:.4f}). {why}")  # fmt: skip
+
+
+# Seconds of a cold run of the trained transformer at the default parameters on the 2-core CPU of CALIBRATION_GFLOPS.
+TOY_SECONDS = 360
+
+
+def work(p: dict, facts: Facts) -> list[Unit]:
+    """The transformer trained on in-context linear regression, scaled by its steps, width squared and depth."""
+    scale = p["steps"] / 6000 * (p["width"] / 128) ** 2 * p["layers"] / 4
+    return [TrainedToys(chapter="fig5", label="trained toys", seconds=TOY_SECONDS * scale, pattern="linreg_*")]

@@ -10,6 +10,9 @@ from svd_icl.claims.core import Quantifier
 from svd_icl.claims.fig1 import collapse_evidence
 from svd_icl.claims.points import case_evidence
 from svd_icl.claims.records import Case, Claim
+from svd_icl.confirm import Design
+from svd_icl.sweep import SweepConfig
+from svd_icl.work import Confirmation, Facts, Sweep, Unit
 
 SHOTS_HELP, GAIN, GAIN_TUNED, DEPTH = "scale-shots-help", "scale-gain", "scale-gain-tuned", "scale-depth"
 
@@ -34,3 +37,26 @@ def claims(big: str, helps: pd.Series, over: pd.DataFrame, tuned: pd.DataFrame, 
                                                                                           f"{big} shallow collapse"))),
                      family=2))  # fmt: skip
     return out
+
+
+def work(p: dict, facts: Facts) -> list[Unit]:
+    """Per model: the search at the largest shot number on validation queries, and the confirmation of its pick on
+    test queries (the unpruned model and the pick with each demonstration set, the unpruned model at 0 shots)."""
+    out: list[Unit] = []
+    for m in p["models"]:
+        out.append(Sweep(chapter="scale", label=f"{m} search", config=search_config(p, m)))
+        out.append(Confirmation(chapter="scale", label=f"{m} confirmation", model=m, task=p["task"],
+                                shots=max(p["shots"]), seed=p["seed"], design=design(p), layers=tuple(p["layers"])))
+    return out
+
+
+def search_config(p: dict, model: str) -> SweepConfig:
+    """The search of ``model`` at the largest shot number of ``shots``, on ``n_search`` validation queries."""
+    return SweepConfig(model=model, task=p["task"], layers=p["layers"], modules=p["modules"],
+                       clip_rates=p["clip_rates"], shots=max(p["shots"]), seed=p["seed"], split="validation",
+                       n=p["n_search"])  # fmt: skip
+
+
+def design(p: dict) -> Design:
+    """The confirmation design of every pick of the chapter (one task)."""
+    return Design(tuple(p["confirm_sets"]), p["confirm_queries"], p["tuned_queries"])

@@ -8,6 +8,8 @@ import pandas as pd
 from svd_icl.claims.core import Quantifier, check_outcome
 from svd_icl.claims.points import case_evidence
 from svd_icl.claims.records import Case, Claim
+from svd_icl.sweep import SweepConfig
+from svd_icl.work import Facts, Sweep, Unit
 
 
 def claims(v1: dict, seeds: int, num_layers: int, num_demos: int, dim: int, changed: list[int],
@@ -72,3 +74,17 @@ def describe_ranks(b2_random: pd.DataFrame, softmax_features: int, rank_model: s
             f"weight each carries.\n"
             f"- **Against Figure 2** (unpruned SST-2 accuracy {shots}): the effective rank "
             f"{'grows' if story['rank_grows'] else 'does not grow'} with shots, so the rank story {test}.")  # fmt: skip
+
+
+def work(p: dict, facts: Facts) -> list[Unit]:
+    """With a real model (``rank_model``): its unpruned accuracy at each of ``accuracy_shots`` (Remark 1's reading)."""
+    if not p["rank_model"]:
+        return []
+    return [Sweep(chapter="theorem1", label=f"{p['rank_model']} {s} shots", config=accuracy_config(p, s))
+            for s in p["accuracy_shots"]]  # fmt: skip
+
+
+def accuracy_config(p: dict, shots: int) -> SweepConfig:
+    """The unpruned ``rank_model`` on SST-2 at ``shots`` (one point: the last layer's MLP at xi = 0)."""
+    return SweepConfig(model=p["rank_model"], task="sst2", layers=[-1], modules=["mlp"], clip_rates=[0.0],
+                       shots=shots, split=p["accuracy_split"], n=p["accuracy_n"])  # fmt: skip

@@ -7,6 +7,7 @@ import pandas as pd
 
 from svd_icl.claims.core import HOLDS, Quantifier, check_outcome, fmt_p
 from svd_icl.claims.records import Case, Claim
+from svd_icl.work import Facts, TrainedToys, Unit
 
 
 def claims(ex: dict, r5: dict, trends: pd.DataFrame, improvement: pd.DataFrame, bt: dict, approximations: list[str],
@@ -196,3 +197,13 @@ def describe_conclusion(ex: dict, r5: dict, layers: int, improves: bool, bt: dic
                "do not move consistently with the ICL error under truncation, and disagree with each other; ")
             + "the depth effect is better explained by Remark 5's counting argument (a truncation propagates through "
             "every later layer) than by the size of the bound.")  # fmt: skip
+
+
+# Seconds of a cold run of the trained toys at the default parameters on the 2-core CPU of CALIBRATION_GFLOPS.
+TOY_SECONDS = 180
+
+
+def work(p: dict, facts: Facts) -> list[Unit]:
+    """The trained toys (the linear-attention models of Examples 1-4 and Remark 5), scaled by their training steps."""
+    return [TrainedToys(chapter="theorem2", label="trained toys", seconds=TOY_SECONDS * p["steps"] / 6000,
+                        pattern="theorem2/*.csv")]

@@ -1,0 +1,5 @@
+import sys
+
+from svd_icl.plan.cli import main
+
+sys.exit(main())
