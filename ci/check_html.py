@@ -144,8 +144,10 @@ def expected(notebook: Path) -> Need:
             need.math = need.math or int("$" in c.source)
             need.tables += len(PIPE_SEPARATOR.findall(c.source))
             continue
-        if c.cell_type != "code" or "remove-output" in c.metadata.get("tags", []) or "remove-cell" in c.metadata.get(
-            "tags", []
+        if (
+            c.cell_type != "code"
+            or "remove-output" in c.metadata.get("tags", [])
+            or "remove-cell" in c.metadata.get("tags", [])
         ):
             continue
         for o in c.get("outputs", []):
@@ -235,8 +237,10 @@ def main() -> None:
                 shot = dev.call("Page.captureScreenshot", format="png")
                 args.screenshot.write_bytes(base64.b64decode(shot["data"]))
         wrong = first_page_problems(dev, args.build_dir)
-        print(f"{'FAIL' if wrong else 'ok  '} book/intro.html: the findings and the forest plot"
-              + (f" -- {'; '.join(wrong)}" if wrong else ""))
+        print(
+            f"{'FAIL' if wrong else 'ok  '} book/intro.html: the findings and the forest plot"
+            + (f" -- {'; '.join(wrong)}" if wrong else "")
+        )
         if wrong:
             failures.append("book/intro.html")
     finally:

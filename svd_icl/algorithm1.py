@@ -38,7 +38,7 @@ from svd_icl.tasks import check_count, get_task, prepare
 
 DEFAULT_GRID = DEFAULT_CLIP_RATES
 # Everything that changes an Algorithm 1 run's numbers; a stored run is reused only when all of them match.
-KEY_FIELDS = (
+RUN_KEY = (
     "format", "model", "task", "module", "seed", "k", "aggregate", "shots", "n_validation", "n_test", "grid",
     "order", "label_words", "dtype", "device",
 )  # fmt: skip
@@ -164,7 +164,7 @@ def run_fields(
     grid: tuple[float, ...] = DEFAULT_GRID, shots: int | None = None, n_validation: int | None = None,
     n_test: int | None = None, dtype: str = "float32", device: str = "cpu",
 ) -> dict:  # fmt: skip
-    """The :data:`KEY_FIELDS` of a run (without ``format``, which the results store adds), from its settings alone:
+    """The :data:`RUN_KEY` of a run (without ``format``, which the results store adds), from its settings alone:
     what :func:`stored_run` and the build plan both match a stored run on (one matcher)."""
     t = get_task(task)
     return {

@@ -14,6 +14,7 @@ import warnings
 import torch
 
 from svd_icl.svd import DEFAULT_CLIP_RATES
+from svd_icl.tasks import check_count
 
 
 def _ints(text: str) -> list[int]:
@@ -146,23 +147,15 @@ def _join_list_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _check_count(value: int | None, option: str, minimum: int = 1) -> None:
-    if value is not None and value < minimum:
-        raise ValueError(
-            f"{option} {value}: must be an integer >= {minimum}"
-            + (" (or leave it out for all)" if option.startswith("--n") else "")
-        )
-
-
 def _sweep(args) -> int:
     from svd_icl.models import load_model
     from svd_icl.results import ResultStore
     from svd_icl.sweep import KEY_FIELDS, SweepConfig, run_sweep
 
-    _check_count(args.n, "--n")
-    _check_count(args.shots, "--shots", 0)
-    _check_count(args.demo_seed, "--demo-seed", 0)
-    _check_count(args.batch_size, "--batch-size")
+    check_count("--n", args.n, 1)
+    check_count("--shots", args.shots, 0)
+    check_count("--demo-seed", args.demo_seed, 0)
+    check_count("--batch-size", args.batch_size, 1)
     modules = [m.strip() for m in args.modules.split(",") if m.strip()]
     if not modules:
         raise ValueError(f"--modules {args.modules!r}: give a comma list of attn, mlp, all or matrix names")
@@ -211,17 +204,16 @@ def _sweep(args) -> int:
 def _algorithm1(args) -> int:
     import json
 
-    from svd_icl.algorithm1 import KEY_FIELDS as A1_KEY
-    from svd_icl.algorithm1 import algorithm1
+    from svd_icl.algorithm1 import RUN_KEY, algorithm1
     from svd_icl.models import load_model
     from svd_icl.results import ResultStore
     from svd_icl.svd import check_clip_rate
 
-    _check_count(args.n_validation, "--n-validation")
-    _check_count(args.n_test, "--n-test")
-    _check_count(args.shots, "--shots", 0)
-    _check_count(args.k, "--k")
-    _check_count(args.batch_size, "--batch-size")
+    check_count("--n-validation", args.n_validation, 1)
+    check_count("--n-test", args.n_test, 1)
+    check_count("--shots", args.shots, 0)
+    check_count("--k", args.k, 1)
+    check_count("--batch-size", args.batch_size, 1)
     if not args.clip_rates:
         raise ValueError("--clip-rates is empty: give at least one clip rate in [0, 1)")
     for xi in args.clip_rates:
@@ -229,7 +221,7 @@ def _algorithm1(args) -> int:
     store = None
     if args.out:
         _check_out(args.out)
-        store = ResultStore(args.out, A1_KEY, kind="algorithm1")
+        store = ResultStore(args.out, RUN_KEY, kind="algorithm1")
         store.records()
     if args.export:
         from svd_icl.export import check_out
@@ -326,9 +318,9 @@ def _lm_eval_tasks(args) -> int:
     from svd_icl.lm_eval_tasks import write_tasks
     from svd_icl.models import load_tokenizer
 
-    _check_count(args.n, "--n")
-    _check_count(args.shots, "--shots", 0)
-    _check_count(args.demo_seed, "--demo-seed", 0)
+    check_count("--n", args.n, 1)
+    check_count("--shots", args.shots, 0)
+    check_count("--demo-seed", args.demo_seed, 0)
     check_out(args.out, args.force)
     n = {"n_validation" if args.split == "validation" else "n_test": args.n}
     _check_data(args.task, args.seed, args.data_dir, **n)
@@ -357,8 +349,8 @@ def _check_ray(args) -> None:
         return
     if not args.ray.strip():
         raise ValueError("--ray '': give local, auto or a cluster address (e.g. ray://head:10001)")
-    _check_count(args.workers, "--workers")
-    _check_count(args.cpus_per_worker, "--cpus-per-worker")
+    check_count("--workers", args.workers, 1)
+    check_count("--cpus-per-worker", args.cpus_per_worker, 1)
     if args.device != "cpu":
         raise ValueError(
             f"--device {args.device} with --ray: workers use the cluster's GPUs when it has them; leave --device at cpu"

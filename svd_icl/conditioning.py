@@ -103,8 +103,11 @@ def depth_and_module_trends(table: pd.DataFrame, aggregate: str = DEFAULT_AGGREG
     from scipy.stats import spearmanr
 
     per_layer = {m: layer_condition(table, m, aggregate) for m in ("attn", "mlp")}
-    out = {"aggregate": aggregate, "mlp_below_attn": float((per_layer["mlp"] < per_layer["attn"]).mean()),
-           "layers": len(per_layer["attn"])}
+    out = {
+        "aggregate": aggregate,
+        "mlp_below_attn": float((per_layer["mlp"] < per_layer["attn"]).mean()),
+        "layers": len(per_layer["attn"]),
+    }
     for module, series in per_layer.items():
         rho, p = spearmanr(series.index, series.to_numpy())
         out[f"spearman_{module}"] = float(rho)
@@ -220,5 +223,8 @@ def stored_condition_numbers(results_dir, name: str, model: nn.Module, dtype: st
     from svd_icl.results import cached_table
 
     settings = {"model": name, "dtype": dtype, "svd_dtype": svd_dtype}
-    return cached_table(condition_table_path(results_dir, name, svd_dtype), settings,
-                        lambda: condition_numbers(model, dtype=getattr(torch, svd_dtype), progress=progress))
+    return cached_table(
+        condition_table_path(results_dir, name, svd_dtype),
+        settings,
+        lambda: condition_numbers(model, dtype=getattr(torch, svd_dtype), progress=progress),
+    )

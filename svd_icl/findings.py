@@ -102,8 +102,10 @@ def findings_markdown(results_dir: str | Path, chapters: list[str], style: str =
     controls = [(ch, c) for ch, c in records if c.control is not None]
     if controls:
         survives = sum(c.status == "reproduced" for _, c in controls)
-        lines.append(f"**Controls.** {survives} of {len(controls)} controls leave the mechanism they test standing "
-                     "(shape, depth, quantization noise, prompt format); the summary page lists each.\n")
+        lines.append(
+            f"**Controls.** {survives} of {len(controls)} controls leave the mechanism they test standing "
+            "(shape, depth, quantization noise, prompt format); the summary page lists each.\n"
+        )
     lines.append(gains_paragraph(records))
     return "\n".join(lines)
 
@@ -124,16 +126,20 @@ def gains_paragraph(records: list[tuple[str, Claim]]) -> str:
         zero = [h for h in holding if h[2].effect.shots == 0]
         text += " Those that hold: " + "; ".join(case.effect_text() for _, _, case in holding) + "."
         if len(zero) == len(holding):
-            text += (" Every one was measured at 0 shots, with no demonstrations: there truncation helps a model "
-                     "answer without in-context examples, which the paper's account of truncation as better "
-                     "in-context learning does not cover.")
+            text += (
+                " Every one was measured at 0 shots, with no demonstrations: there truncation helps a model "
+                "answer without in-context examples, which the paper's account of truncation as better "
+                "in-context learning does not cover."
+            )
     tuned = [c for _, c, _ in gains if c.id.endswith("-tuned")]
     prompts = [c for _, c, _ in gains if not c.id.endswith("-tuned")]
     if tuned and prompts:
         tuned_holds = sum(case.outcome == HOLDS for c in dict.fromkeys(tuned) for case in c.cases)
         prompt_holds = sum(case.outcome == HOLDS for c in dict.fromkeys(prompts) for case in c.cases)
-        text += (f" For the prompt each search was tuned on (the paper's procedure) {tuned_holds} case(s) hold; over "
-                 f"fresh prompts {prompt_holds} do.")
+        text += (
+            f" For the prompt each search was tuned on (the paper's procedure) {tuned_holds} case(s) hold; over "
+            f"fresh prompts {prompt_holds} do."
+        )
     return text
 
 
@@ -198,15 +204,21 @@ def outlook(records: list[tuple[str, Claim]]) -> str:
                                  "where one is refuted the paper's Figure 1 shows the ordering at 6-7B, which the "
                                  "paper profile re-decides."))  # fmt: skip
     if by_group.get("Shots"):
-        lines.append("*Shots*: whether demonstrations help is a property of each model (a code model at 1.5B, "
-                     "small instruction-tuned ones here); these verdicts are about these models.")
+        lines.append(
+            "*Shots*: whether demonstrations help is a property of each model (a code model at 1.5B, "
+            "small instruction-tuned ones here); these verdicts are about these models."
+        )
     if by_group.get("Conditioning and Algorithm 1"):
-        lines.append("*Conditioning and Algorithm 1*: condition numbers are computed from the weights, so the "
-                     "paper profile re-decides these on GPT-J-6B and LLaMA2-7B themselves rather than by "
-                     "extrapolation; Algorithm 1's confirmations are bound by the same query counts as the gains.")
+        lines.append(
+            "*Conditioning and Algorithm 1*: condition numbers are computed from the weights, so the "
+            "paper profile re-decides these on GPT-J-6B and LLaMA2-7B themselves rather than by "
+            "extrapolation; Algorithm 1's confirmations are bound by the same query counts as the gains."
+        )
     if by_group.get("The theory"):
-        lines.append("*The theory*: the identities and bounds are checked on constructed and trained toys and do "
-                     "not depend on a language model's size.")
+        lines.append(
+            "*The theory*: the identities and bounds are checked on constructed and trained toys and do "
+            "not depend on a language model's size."
+        )
     return "**What could change at the paper's scale.** " + " ".join(lines) if lines else ""
 
 

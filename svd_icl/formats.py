@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from svd_icl.prompts import _adds_bos
+from svd_icl.prompts import adds_bos
 from svd_icl.sweep import SweepConfig, run_sweep
 
 FORMATS_FILE = "formats.jsonl"  # the variants' points: a results file of their own (no chapter's plan lists them)
@@ -29,7 +29,7 @@ def format_variants(tokenizer: PreTrainedTokenizerBase) -> dict[str, dict]:
     demonstrations."""
     out = {}
     if tokenizer.bos_token_id is not None:
-        adds = _adds_bos(tokenizer)
+        adds = adds_bos(tokenizer)
         out["BOS removed" if adds else "BOS added"] = {"bos": not adds}
     out["blank line between demonstrations"] = {"separator": "\n\n"}
     return out

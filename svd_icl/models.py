@@ -14,6 +14,9 @@ transformers de-quantizes a GGUF into float weights, which takes 30-100 s; we do
 as safetensors plus tokenizer files in ``$SVD_ICL_CACHE`` (default ``~/.cache/svd_icl``), keyed by the GGUF's
 SHA-256, so later loads take about a second. Weights are only ever read from safetensors or GGUF (never
 unpickled), and ``trust_remote_code`` is off unless the caller turns it on.
+
+Why one long module: the bundled models' checksums, the cache they convert into and the model map the paper
+profile's dry run substitutes through are one loading path; each function is short.
 """
 
 from __future__ import annotations
@@ -166,9 +169,7 @@ def bundled_dir(name: str) -> Path:
     sha = _sha256(gguf)
     expected = BUNDLED[name].sha256
     if expected and sha != expected:
-        raise ValueError(
-            f"{name}: {gguf} has SHA-256 {sha}, expected {expected}; delete it and rerun to reassemble it"
-        )
+        raise ValueError(f"{name}: {gguf} has SHA-256 {sha}, expected {expected}; delete it and rerun to reassemble it")
     target = cache_root() / "models" / name
     meta_file = target / "svd_icl_source.json"
     if meta_file.exists() and json.loads(meta_file.read_text()).get("gguf_sha256") == sha:
@@ -209,8 +210,14 @@ MODEL_MAP_ENV = "SVD_ICL_MODEL_MAP"
 # takes (layer indices, module names, plots, the results keys) in seconds; their accuracies mean nothing.
 RANDOM_FAMILIES = {
     "gptj": dict(model_type="gptj", n_embd=64, n_head=4, rotary_dim=16, n_inner=256, n_positions=4096),
-    "llama": dict(model_type="llama", hidden_size=64, intermediate_size=172, num_attention_heads=4,
-                  num_key_value_heads=4, max_position_embeddings=4096),  # fmt: skip
+    "llama": dict(
+        model_type="llama",
+        hidden_size=64,
+        intermediate_size=172,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=4096,
+    ),  # fmt: skip
 }
 DEPTH_KEY = {"gptj": "n_layer", "llama": "num_hidden_layers"}
 
@@ -365,10 +372,7 @@ def _load_advice(path: str) -> str:
     )
     gated = next((url for prefix, url in GATED.items() if path.startswith(prefix)), None)
     if gated:
-        advice = (
-            f"{path} is gated: accept its licence at {gated}, then `hf auth login` or set HF_TOKEN; or "
-            + advice
-        )
+        advice = f"{path} is gated: accept its licence at {gated}, then `hf auth login` or set HF_TOKEN; or " + advice
     if "/" in path and not Path(path).exists():
         advice += f"; to run the paper profile without the Hub, map the models to stand-ins ({MODEL_MAP_ENV})"
     return advice

@@ -1,4 +1,8 @@
-"""Plotting helpers shared by the notebooks (matplotlib), so that notebooks stay a few lines long."""
+"""Plotting helpers shared by the notebooks (matplotlib), so that notebooks stay a few lines long.
+
+Why one long module: one short function per kind of figure, sharing the module colours and the interval style;
+split by chapter, the figures that must look alike would drift apart.
+"""
 
 from __future__ import annotations
 

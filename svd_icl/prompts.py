@@ -107,7 +107,7 @@ def encode(
     check_separator(separator)
     prefix_text = "".join(demonstration_text(task, r, words, separator) for r in data.demos.to_dict("records"))
     prefix = tokenizer(prefix_text, add_special_tokens=True)["input_ids"] if prefix_text else []
-    if not prefix and tokenizer.bos_token_id is not None and _adds_bos(tokenizer):
+    if not prefix and tokenizer.bos_token_id is not None and adds_bos(tokenizer):
         prefix = [tokenizer.bos_token_id]
     if bos is not None:
         if tokenizer.bos_token_id is None:
@@ -128,7 +128,7 @@ def encode(
     return EncodedPrompts(prefix, queries, candidates, labels, length_normalize=task.kind == "choice")
 
 
-def _adds_bos(tokenizer: PreTrainedTokenizerBase) -> bool:
+def adds_bos(tokenizer: PreTrainedTokenizerBase) -> bool:
     probe = tokenizer("a", add_special_tokens=True)["input_ids"]
     return bool(probe) and probe[0] == tokenizer.bos_token_id
 

@@ -140,11 +140,15 @@ def module_error(table: pd.DataFrame, module: str) -> pd.DataFrame:
     """Per layer, the predicted quantization error of a module's matrices together (:func:`combined_norm`), with
     the types involved; ``module`` is "attn" or "mlp"."""
     part = table[table.matrix.str.startswith(module + ".")]
-    return part.groupby("layer").agg(
-        error_norm=("error_norm", combined_norm),
-        weight_norm=("weight_norm", combined_norm),
-        qtypes=("qtype", lambda q: "/".join(sorted(set(q)))),
-    ).reset_index()
+    return (
+        part.groupby("layer")
+        .agg(
+            error_norm=("error_norm", combined_norm),
+            weight_norm=("weight_norm", combined_norm),
+            qtypes=("qtype", lambda q: "/".join(sorted(set(q)))),
+        )
+        .reset_index()
+    )
 
 
 def check_error_model(

@@ -175,7 +175,8 @@ def controls_markdown(table: pd.DataFrame) -> str:
              "|---|---|---|"]  # fmt: skip
     lines += [
         f"| {_cell(r.mechanism)} (**{r.mechanism_status}**) | {_cell(r.control)} | **{r.survives}** ({r.counts})"
-        + (f" ({_cell(r.note)})" if r.note else "") + " |"
+        + (f" ({_cell(r.note)})" if r.note else "")
+        + " |"
         for r in c.itertuples()
     ]
     return "\n".join(lines)

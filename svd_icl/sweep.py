@@ -160,9 +160,7 @@ def saved_points(out: str | Path, config: SweepConfig, dtype: str = "float32", d
     )
     if frame.empty:
         return frame.reset_index(drop=True)
-    layer_ok = [
-        any(la == (x if x >= 0 else x + n) for x in config.layers) for la, n in zip(frame.layer, frame.num_layers)
-    ]
+    layer_ok = [any(la == absolute_layer(x, n) for x in config.layers) for la, n in zip(frame.layer, frame.num_layers)]
     keep = (
         np.array(layer_ok, dtype=bool)
         & frame.module.isin(config.modules).to_numpy()
@@ -255,13 +253,18 @@ def plan_sweep(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, confi
     return prompt_plan(tokenizer, config, settings["dtype"], settings["device"], len(decoder_layers(model, arch)))
 
 
+def absolute_layer(layer: int, num_layers: int) -> int:
+    """A layer index counted from the top when negative (-1: the deepest), as Python indexes a list."""
+    return layer if layer >= 0 else layer + num_layers
+
+
 def prompt_plan(
     tokenizer: PreTrainedTokenizerBase, config: SweepConfig, dtype: str, device: str, num_layers: int
 ) -> SweepPlan:
     """The :class:`SweepPlan` of ``config`` for a model of ``num_layers`` layers, without the model: what a build
     plan (:mod:`svd_icl.plan`) needs to count stored points and estimate the rest. Layers are resolved, not
     checked against a model (:func:`plan_sweep` checks them)."""
-    layers = sorted({x if x >= 0 else x + num_layers for x in config.layers})
+    layers = sorted({absolute_layer(x, num_layers) for x in config.layers})
     data = prepare(
         config.task,
         config.shots,

@@ -21,6 +21,10 @@ Choices where the paper is silent or the authors' code differs (each is a field 
 - Shot numbers default to App. C.3 (10, 8 for AGNews, 15 for CB); the authors' scripts used 5 for RTE, CB and
   COPA. Validation and test splits follow App. C.3: e.g. SST-2 validates on 8,000 train sentences and tests on the
   rest of train; RTE, CB and COPA test on their validation split. Both can be subsampled (``n``) with the seed.
+
+Why one long module: every rule that keeps two roles of a row apart (demonstration pools, confirmation pools,
+validation, test, SST-2's phrase-level duplicates) lives here, so that their disjointness can be read, and is
+tested, in one place; splitting them would put the rules that must agree in different files.
 """
 
 from __future__ import annotations
@@ -344,12 +348,13 @@ def balanced_demonstrations(
 def check_count(name: str, value: int | None, minimum: int, optional: bool = True) -> int | None:
     """``value`` as an int >= ``minimum`` (None passes through when ``optional``); else an error naming ``name``.
 
-    The one check of counts (sizes, shots, seeds, batch sizes) for every public entry point.
+    The one check of counts (sizes, shots, seeds, batch sizes) for every public entry point, the command line's
+    options included (``name`` is then the option).
     """
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}{' or None' if optional else ''}, got {value!r}")
+        raise ValueError(f"{name} {value!r}: must be an integer >= {minimum}{' (or unset)' if optional else ''}")
     return int(value)
 
 
@@ -367,10 +372,10 @@ def _carve(rest: pd.DataFrame, task: Task) -> pd.Index:
     rules = [r for r in (task.validation, task.test) if r.from_train_rest]
     needed = sum(r.size for r in rules if r.size is not None)
     share = 2 if any(r.size is None for r in rules) else 1
-    tail = rest.iloc[min(needed, len(rest)):]
+    tail = rest.iloc[min(needed, len(rest)) :]
     groups = [tail.index] if task.kind == "choice" else [tail.index[tail.label == c] for c in range(task.num_classes)]
     per = 2 * CONFIRM_POOL_PER_CLASS if task.kind == "choice" else CONFIRM_POOL_PER_CLASS
-    taken = [g[len(g) - min(per, len(g) // share):] for g in groups]
+    taken = [g[len(g) - min(per, len(g) // share) :] for g in groups]
     return pd.Index(np.concatenate([t.to_numpy() for t in taken])) if taken else pd.Index([])
 
 

@@ -13,9 +13,11 @@ def fabricated_cond():
     # layer: attn q/k, mlp up ; max over attn -> [5, 50, 20, 40]; mean over attn -> [5, 27.5, 20, 40]
     rows = []
     for layer, (q, k_, up) in enumerate([(5, 1, 2), (50, 5, 3), (20, 20, 9), (40, 40, 1)]):
-        rows += [{"layer": layer, "module": "attn", "matrix": "q", "cond": q},
-                 {"layer": layer, "module": "attn", "matrix": "k", "cond": k_},
-                 {"layer": layer, "module": "mlp", "matrix": "up", "cond": up}]
+        rows += [
+            {"layer": layer, "module": "attn", "matrix": "q", "cond": q},
+            {"layer": layer, "module": "attn", "matrix": "k", "cond": k_},
+            {"layer": layer, "module": "mlp", "matrix": "up", "cond": up},
+        ]
     return pd.DataFrame(rows)
 
 
@@ -68,15 +70,27 @@ def test_algorithm1_picks_layer_searches_on_validation_reports_test():
 
 @pytest.mark.parametrize(
     "kwargs,message",
-    [({"k": 0}, "k must be an integer in"), ({"k": 9}, "k must be an integer in"), ({"grid": ()}, "grid is empty"),
-     ({"task": "sst5"}, "unknown task"), ({"module": "mlp2"}, "module must be 'attn' or 'mlp'"),
-     ({"aggregate": "median"}, "aggregate 'median'"), ({"grid": (0.0, 1.5)}, r"outside \[0, 1\)")],
+    [
+        ({"k": 0}, "k must be an integer in"),
+        ({"k": 9}, "k must be an integer in"),
+        ({"grid": ()}, "grid is empty"),
+        ({"task": "sst5"}, "unknown task"),
+        ({"module": "mlp2"}, "module must be 'attn' or 'mlp'"),
+        ({"aggregate": "median"}, "aggregate 'median'"),
+        ({"grid": (0.0, 1.5)}, r"outside \[0, 1\)"),
+    ],
 )
 def test_bad_arguments(kwargs, message):
     model = tiny_model("llama")
     evaluate, _ = stub_evaluator({0.0: 0.5}, {0.0: 0.5})
-    args = {"task": "sst2", "module": "attn", "k": 1, "cond": fabricated_cond()[lambda d: d.layer < 3],
-            "evaluate": evaluate, **kwargs}
+    args = {
+        "task": "sst2",
+        "module": "attn",
+        "k": 1,
+        "cond": fabricated_cond()[lambda d: d.layer < 3],
+        "evaluate": evaluate,
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=message):
         algorithm1(model, None, "tiny", **args)
 

@@ -50,7 +50,11 @@ def test_chromium_check_fails_on_the_old_summary_rendering(tmp_path):
     html.parent.mkdir(parents=True)
     raw = PIPE_TABLE.replace("\n", " ").replace("---", "\u2014")  # what the page showed: one paragraph, em dashes
     html.write_text(f"<html><body><main><h1>Summary</h1><p>{raw}</p></main></body></html>")
-    run = subprocess.run([sys.executable, str(ROOT / "ci" / "check_html.py"), str(tmp_path), "--port", "9377"],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "ci" / "check_html.py"), str(tmp_path), "--port", "9377"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 1, run.stdout
     assert "FAIL summary.html" in run.stdout and "0 of 1 tables" in run.stdout

@@ -154,8 +154,14 @@ def test_collapsed():
 
 def test_fig3_verdicts_table():
     trends = pd.DataFrame(
-        {"mlp_below_attn": [1.0, 0.7, 0.2], "spearman_attn": [0.8, 0.1, -0.9], "p_attn": [0.001, 0.6, 0.001],
-         "spearman_mlp": [0.1, 0.2, 0.3], "p_mlp": [0.5, 0.4, 0.3], "layers": 30},
+        {
+            "mlp_below_attn": [1.0, 0.7, 0.2],
+            "spearman_attn": [0.8, 0.1, -0.9],
+            "p_attn": [0.001, 0.6, 0.001],
+            "spearman_mlp": [0.1, 0.2, 0.3],
+            "p_mlp": [0.5, 0.4, 0.3],
+            "layers": 30,
+        },
         index=pd.Index(["rising", "flat", "falling"], name="model"),
     )
     v = claims.fig3_verdicts(trends).set_index("model")
@@ -182,11 +188,22 @@ def test_fig5_verdicts_table():
     k = pd.Series(range(11))
     ls = pd.Series([1.0] * 5 + [0.0] * 6, index=k)
     good = pd.Series([1.0, 0.8, 0.6, 0.4, 0.2] + [0.05] * 6, index=k)
-    trunc = pd.DataFrame({"layer": [0, 0, 0, 3, 3], "module": "attn", "clip_rate": [0.0, 0.5, 0.9, 0.5, 0.9],
-                          "error_all": [0.10, 0.50, 0.90, 0.11, 0.12]})
+    trunc = pd.DataFrame(
+        {
+            "layer": [0, 0, 0, 3, 3],
+            "module": "attn",
+            "clip_rate": [0.0, 0.5, 0.9, 0.5, 0.9],
+            "error_all": [0.10, 0.50, 0.90, 0.11, 0.12],
+        }
+    )
     v = claims.fig5_verdicts(ls, good, 5, pd.Series({100: 0.5, 200: 0.2}), trunc)
     assert (v["ls_exact"], v["tracks"], v["gap_shrinks"], v["deep_better"], v["improves"]) == (
-        HOLDS, HOLDS, HOLDS, True, False)  # the truncation results are descriptive: point estimates, not verdicts
+        HOLDS,
+        HOLDS,
+        HOLDS,
+        True,
+        False,
+    )  # the truncation results are descriptive: point estimates, not verdicts
     better = trunc.assign(error_all=[0.10, 0.50, 0.90, 0.09, 0.12])  # a 10% lower error at layer 3, xi = 0.5
     assert claims.fig5_verdicts(ls, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), better)["improves"] is True
     worse = claims.fig5_verdicts(ls + 1e-3, good + 0.2, 5, pd.Series({100: 0.2, 200: 0.5}), trunc)
@@ -442,15 +459,22 @@ def test_record_lines_carry_n_m_p_margin_and_detectable_effect():
     assert "not shown above" not in claims.collapse_evidence(held, "x") and held.outcome == HOLDS
     # the one-sided claim's power: how far below the band's top the worst accuracy must lie for n to show collapse
     assert 0 < held.reach < 0.1 and f"shows collapse when the worst accuracy is {held.reach:.1%} or more below" in (
-        claims.collapse_evidence(held, "x"))
+        claims.collapse_evidence(held, "x")
+    )
     few = claims.shallow_collapse(sweep(0.9, 0.9, 0.5), ["model", "task"], NUM_LAYERS, m=10**6).iloc[0]
     assert few.reach > held.reach and few.outcome == UNDETERMINED  # a larger family needs a deeper collapse
 
 
 def test_trend_evidence_states_intervals_margin_and_what_the_layers_can_detect():
     trends = pd.DataFrame(
-        {"mlp_below_attn": [1.0], "spearman_attn": [0.05], "p_attn": [0.8], "spearman_mlp": [0.83],
-         "p_mlp": [0.0001], "layers": [18]},
+        {
+            "mlp_below_attn": [1.0],
+            "spearman_attn": [0.05],
+            "p_attn": [0.8],
+            "spearman_mlp": [0.83],
+            "p_mlp": [0.0001],
+            "layers": [18],
+        },
         index=pd.Index(["g"], name="model"),
     )
     row = next(claims.fig3_verdicts(trends).itertuples())
@@ -464,8 +488,14 @@ def test_trend_evidence_states_intervals_margin_and_what_the_layers_can_detect()
 
 def test_a_flat_trend_over_many_layers_is_refuted_not_just_undetermined():
     trends = pd.DataFrame(
-        {"mlp_below_attn": [0.5, 0.5], "spearman_attn": [0.0, 0.0], "p_attn": [1.0, 1.0], "spearman_mlp": [0.02, 0.02],
-         "p_mlp": [0.9, 0.9], "layers": [1000, 18]},
+        {
+            "mlp_below_attn": [0.5, 0.5],
+            "spearman_attn": [0.0, 0.0],
+            "p_attn": [1.0, 1.0],
+            "spearman_mlp": [0.02, 0.02],
+            "p_mlp": [0.9, 0.9],
+            "layers": [1000, 18],
+        },
         index=pd.Index(["many", "few"], name="model"),
     )
     v = claims.fig3_verdicts(trends).set_index("model")
@@ -498,8 +528,18 @@ def _confirmation(selected: float, unpruned: float = 0.7, sets=(0, 1, 2, 3), see
 
 
 def _case(a1, deep, **kw):
-    return {"model": "m", "task": "sst2", "module": "attn", "layer": 2, "clip_rate": 0.5, "deep_layer": 3,
-            "deep_clip_rate": 0.5, "algorithm1": a1, "deepest": deep, **kw}
+    return {
+        "model": "m",
+        "task": "sst2",
+        "module": "attn",
+        "layer": 2,
+        "clip_rate": 0.5,
+        "deep_layer": 3,
+        "deep_clip_rate": 0.5,
+        "algorithm1": a1,
+        "deepest": deep,
+        **kw,
+    }
 
 
 def test_depth_rule_comparison_reaches_each_outcome():

@@ -10,8 +10,6 @@ from svd_icl.cli import main as cli_main
 GOOD_TRAIN = "\n".join(json.dumps({"sentence": f"s{i}", "label": i % 2}) for i in range(9000)) + "\n"
 
 
-
-
 def run(capsys, args):
     try:
         code = cli_main(args)
@@ -22,16 +20,31 @@ def run(capsys, args):
 
 
 def sweep(ckpt, tmp, **change):
-    args = {"--model": str(ckpt / "model"), "--task": "sst2", "--layers": "0,-1", "--modules": "attn,mlp",
-            "--clip-rates": "0,0.5", "--shots": "2", "--n": "8", "--data-dir": str(ckpt / "data"),
-            "--out": str(tmp / "out.jsonl")}
+    args = {
+        "--model": str(ckpt / "model"),
+        "--task": "sst2",
+        "--layers": "0,-1",
+        "--modules": "attn,mlp",
+        "--clip-rates": "0,0.5",
+        "--shots": "2",
+        "--n": "8",
+        "--data-dir": str(ckpt / "data"),
+        "--out": str(tmp / "out.jsonl"),
+    }
     args.update(change)
     return ["sweep", *[x for kv in args.items() for x in kv]]
 
 
 def algorithm1(ckpt, tmp, **change):
-    args = {"--model": str(ckpt / "model"), "--task": "sst2", "--module": "mlp", "--n-validation": "8",
-            "--n-test": "8", "--shots": "2", "--data-dir": str(ckpt / "data")}
+    args = {
+        "--model": str(ckpt / "model"),
+        "--task": "sst2",
+        "--module": "mlp",
+        "--n-validation": "8",
+        "--n-test": "8",
+        "--shots": "2",
+        "--data-dir": str(ckpt / "data"),
+    }
     args.update(change)
     return ["algorithm1", *[x for kv in args.items() for x in kv]]
 
@@ -50,12 +63,21 @@ def _taken(tmp):
 
 CASES = {
     # name: (builder, changes as a function of tmp, expected message)
-    "malformed json": (sweep, lambda t: {"--data-dir": bad_data(t, GOOD_TRAIN + '{"sentence": "x", \n')},
-                       r"sst2/train.jsonl line 9001: not valid JSON"),
-    "no label field": (sweep, lambda t: {"--data-dir": bad_data(t, '{"sentence": "x"}\n')},
-                       r"rows lack field 'label' (sst2 needs sentence, label)"),
-    "no text field": (sweep, lambda t: {"--data-dir": bad_data(t, '{"text": "x", "label": 0}\n')},
-                      r"rows lack field 'sentence'"),
+    "malformed json": (
+        sweep,
+        lambda t: {"--data-dir": bad_data(t, GOOD_TRAIN + '{"sentence": "x", \n')},
+        r"sst2/train.jsonl line 9001: not valid JSON",
+    ),
+    "no label field": (
+        sweep,
+        lambda t: {"--data-dir": bad_data(t, '{"sentence": "x"}\n')},
+        r"rows lack field 'label' (sst2 needs sentence, label)",
+    ),
+    "no text field": (
+        sweep,
+        lambda t: {"--data-dir": bad_data(t, '{"text": "x", "label": 0}\n')},
+        r"rows lack field 'sentence'",
+    ),
     "empty data file": (sweep, lambda t: {"--data-dir": bad_data(t, "")}, "sst2/train.jsonl is empty"),
     "out is a directory": (sweep, lambda t: {"--out": str(t)}, "is a directory"),
     "out under a file": (sweep, lambda t: {"--out": str(t / "f.txt" / "r.jsonl")}, "a parent of it is a file"),
@@ -80,8 +102,11 @@ CASES = {
     "algorithm1 out dir": (algorithm1, lambda t: {"--out": str(t)}, "is a directory"),
     "algorithm1 foreign out": (algorithm1, lambda t: {"--out": str(t / "notes.txt")}, "not an svd_icl results file"),
     "algorithm1 export taken": (algorithm1, lambda t: {"--export": _taken(t)}, "exists and is not empty"),
-    "cond out dir": (lambda c, t, **ch: ["cond", "--model", str(c / "model"), *[x for kv in ch.items() for x in kv]],
-                     lambda t: {"--out": str(t)}, "is a directory"),
+    "cond out dir": (
+        lambda c, t, **ch: ["cond", "--model", str(c / "model"), *[x for kv in ch.items() for x in kv]],
+        lambda t: {"--out": str(t)},
+        "is a directory",
+    ),
 }
 
 
@@ -125,8 +150,9 @@ def test_layer_lists_may_start_with_a_minus_sign(checkpoint, tmp_path, capsys, l
     args = sweep(checkpoint, tmp_path, **{"--layers": layers, "--modules": "mlp", "--clip-rates": "0,0.5"})
     assert cli_main(args) == 0
     out = capsys.readouterr().out
-    assert sorted({int(x) % 3 for x in layers.split(",")}) == sorted({int(line.split()[0]) for line in
-                                                                       out.splitlines()[1:]})
+    assert sorted({int(x) % 3 for x in layers.split(",")}) == sorted(
+        {int(line.split()[0]) for line in out.splitlines()[1:]}
+    )
 
 
 def test_repeated_points_are_computed_once_with_a_note(checkpoint, tmp_path, capsys):

@@ -61,7 +61,7 @@ def test_detectable_effect_has_the_stated_power_under_exact_mcnemar():
 
 
 def test_a_refutation_must_exclude_the_papers_own_effect():
-    """"Does not hold" needs the interval below the smaller of the margin and the paper's smallest positive effect:
+    """ "Does not hold" needs the interval below the smaller of the margin and the paper's smallest positive effect:
     an interval of [-1.5, +1.3] points excludes +2 but contains the paper's +0.29, so it is undetermined."""
     margin = refutation_margin(0.02, 0.0029)
     assert margin == pytest.approx(0.0029)
@@ -89,7 +89,8 @@ def test_a_status_follows_the_claims_quantifier(quantifier, outcomes, status):
 
 def test_statuses_state_their_counts_and_refuse_unknown_outcomes():
     assert tally([HOLDS, HOLDS, FAILS, UNDETERMINED, NOT_INFORMATIVE]) == (
-        "2 hold / 1 refuted / 1 undetermined / 1 not informative")
+        "2 hold / 1 refuted / 1 undetermined / 1 not informative"
+    )
     assert tally([HOLDS]) == "1 holds" and tally([]) == "no cases"
     with pytest.raises(ValueError, match="maybe"):
         claim_status(Quantifier.EVERY, ["maybe"])

@@ -29,8 +29,16 @@ def cluster():
 
 
 def config(ckpt, layers=(0, 1, 2)):
-    return SweepConfig(model=str(ckpt / "model"), task="sst2", layers=list(layers), modules=["attn", "mlp"],
-                       clip_rates=RATES, shots=2, n=12, data_root=str(ckpt / "data"))
+    return SweepConfig(
+        model=str(ckpt / "model"),
+        task="sst2",
+        layers=list(layers),
+        modules=["attn", "mlp"],
+        clip_rates=RATES,
+        shots=2,
+        n=12,
+        data_root=str(ckpt / "data"),
+    )
 
 
 def by_key(path):
@@ -59,19 +67,46 @@ def test_distributed_run_writes_the_serial_records(checkpoint, tmp_path, cluster
 
 def test_a_worker_that_dies_is_replaced_and_its_unit_retried(checkpoint, tmp_path, cluster):
     marker = tmp_path / "crashed"
-    run_sweep_ray(config(checkpoint), tmp_path / "ray.jsonl", address="local", workers=2, progress=False,
-                  crash_after=str(marker))
+    run_sweep_ray(
+        config(checkpoint), tmp_path / "ray.jsonl", address="local", workers=2, progress=False, crash_after=str(marker)
+    )
     assert marker.exists(), "the worker did not die: the test tested nothing"
     assert by_key(tmp_path / "ray.jsonl") == serial(checkpoint, tmp_path)
 
 
 def test_a_killed_driver_resumes_without_duplicates(checkpoint, tmp_path, cluster):
     out = tmp_path / "ray.jsonl"
-    args = ["sweep", "--model", str(checkpoint / "model"), "--task", "sst2", "--layers", "0,1,2", "--modules",
-            "attn,mlp", "--clip-rates", ",".join(map(str, RATES)), "--shots", "2", "--n", "12", "--data-dir",
-            str(checkpoint / "data"), "--out", str(out), "--ray", "local", "--workers", "1"]
-    proc = subprocess.Popen([sys.executable, "-m", "svd_icl.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    args = [
+        "sweep",
+        "--model",
+        str(checkpoint / "model"),
+        "--task",
+        "sst2",
+        "--layers",
+        "0,1,2",
+        "--modules",
+        "attn,mlp",
+        "--clip-rates",
+        ",".join(map(str, RATES)),
+        "--shots",
+        "2",
+        "--n",
+        "12",
+        "--data-dir",
+        str(checkpoint / "data"),
+        "--out",
+        str(out),
+        "--ray",
+        "local",
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "svd_icl.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         if out.exists() and out.read_text().count("\n") >= 1 + len(RATES):  # header and the first unit
@@ -90,18 +125,37 @@ def test_a_killed_driver_resumes_without_duplicates(checkpoint, tmp_path, cluste
 def test_algorithm1_on_ray_matches_in_process(checkpoint, tmp_path, cluster):
     import torch
 
-    from svd_icl.algorithm1 import KEY_FIELDS as A1_KEY
+    from svd_icl.algorithm1 import RUN_KEY
     from svd_icl.distributed import run_grid
     from svd_icl.models import load_model
 
     model, tok = load_model(str(checkpoint / "model"), torch.float32)
-    runs = [dict(task="sst2", module="mlp", seed=s, k=2, shots=2, n_validation=8, n_test=8,
-                 data_root=str(checkpoint / "data")) for s in (0, 1)]
+    runs = [
+        dict(
+            task="sst2",
+            module="mlp",
+            seed=s,
+            k=2,
+            shots=2,
+            n_validation=8,
+            n_test=8,
+            data_root=str(checkpoint / "data"),
+        )
+        for s in (0, 1)
+    ]
     name = str(checkpoint / "model")  # what the workers load
-    local = run_grid(ResultStore(tmp_path / "a.jsonl", A1_KEY, kind="algorithm1"), model, tok, name, runs,
-                     progress=False)
-    remote = run_grid(ResultStore(tmp_path / "b.jsonl", A1_KEY, kind="algorithm1"), model, tok, name, runs,
-                      ray_address="local", progress=False)
+    local = run_grid(
+        ResultStore(tmp_path / "a.jsonl", RUN_KEY, kind="algorithm1"), model, tok, name, runs, progress=False
+    )
+    remote = run_grid(
+        ResultStore(tmp_path / "b.jsonl", RUN_KEY, kind="algorithm1"),
+        model,
+        tok,
+        name,
+        runs,
+        ray_address="local",
+        progress=False,
+    )
     fields = ("layer", "best_clip_rate", "validation", "test_predictions_pruned")
     assert [{f: r[f] for f in fields} for r in local] == [{f: r[f] for f in fields} for r in remote]
     assert json.dumps(local[0]["test_labels"]) == json.dumps(remote[0]["test_labels"])

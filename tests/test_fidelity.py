@@ -17,8 +17,19 @@ def _records(dtype: str, predictions: list[np.ndarray], labels: np.ndarray) -> l
     out = []
     for xi, pred in zip([0.0, 0.5, 0.9], predictions):
         scores = np.where(np.eye(2)[pred] == 1, -0.1, -2.4)  # the predicted class scores higher
-        out.append({"model": "m", "task": "t", "layer": 0, "module": "mlp", "clip_rate": xi, "dtype": dtype,
-                    "labels": labels.tolist(), "predictions": pred.tolist(), "scores": scores.tolist()})
+        out.append(
+            {
+                "model": "m",
+                "task": "t",
+                "layer": 0,
+                "module": "mlp",
+                "clip_rate": xi,
+                "dtype": dtype,
+                "labels": labels.tolist(),
+                "predictions": pred.tolist(),
+                "scores": scores.tolist(),
+            }
+        )
     return out
 
 

@@ -48,8 +48,10 @@ def test_prediction_at_position_i_ignores_later_examples():
 
 
 def small_run(steps, keep=()):
-    return (LinRegConfig(d=3, n_points=7, width=32, layers=2, heads=2),
-            TrainConfig(steps=steps, lr=1e-3, checkpoint_every=10, keep_steps=keep))
+    return (
+        LinRegConfig(d=3, n_points=7, width=32, layers=2, heads=2),
+        TrainConfig(steps=steps, lr=1e-3, checkpoint_every=10, keep_steps=keep),
+    )
 
 
 def test_checkpoint_round_trip_and_interrupted_training_resumes_exactly(tmp_path):

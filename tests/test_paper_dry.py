@@ -54,8 +54,10 @@ def test_paper_dry_parameters_are_the_papers_with_the_caps_over_them():
 
 
 def test_the_device_table_spreads_points_over_workers_and_not_fixed_work():
-    needs = [Priced(Sweep(chapter="fig1", label="a", config=SweepConfig("m", "sst2", [0])), total=10, seconds=8000.0),
-             Priced(TrainedToys(chapter="fig1", label="b", seconds=400.0, pattern="x"), total=1, seconds=400.0)]
+    needs = [
+        Priced(Sweep(chapter="fig1", label="a", config=SweepConfig("m", "sst2", [0])), total=10, seconds=8000.0),
+        Priced(TrainedToys(chapter="fig1", label="b", seconds=400.0, pattern="x"), total=1, seconds=400.0),
+    ]
     table = device_table(needs, ["fig1"], 312, 8).splitlines()
     # one device: 8000 + 400 + 25 s of notebook = 2.3 h; eight: 1000 + 400 + 25 s = 24 min
     assert table[1].split() == ["fig1", "11", "2.3", "h", "24", "min"]

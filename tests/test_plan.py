@@ -1,7 +1,6 @@
 """The build plan: the parameters papermill runs, points counted once across chapters, estimates that shrink as
 points are stored, and the README record written from verdict files."""
 
-
 import dataclasses
 
 import pytest
@@ -74,8 +73,18 @@ def test_confirmations_on_the_same_queries_share_their_unpruned_points(checkpoin
     first, mlp = planner.price(need()), planner.price(need(module="mlp"))
     # 2 sets and 1 tuned block, each an unpruned and a picked point, and the 0-shot points of the 2 blocks
     assert first.total == 8 and first.stored == 0 and mlp.stored == 5 and 0 < mlp.seconds < first.seconds
-    confirm(tiny_model("llama"), tiny_tokenizer(), Selection(base.model, "sst2", 2, "mlp", 0.5),
-            tmp_path / "sweeps.jsonl", 2, 0, base.design, 2, data_root=base.data_root, progress=False)
+    confirm(
+        tiny_model("llama"),
+        tiny_tokenizer(),
+        Selection(base.model, "sst2", 2, "mlp", 0.5),
+        tmp_path / "sweeps.jsonl",
+        2,
+        0,
+        base.design,
+        2,
+        data_root=base.data_root,
+        progress=False,
+    )
     later = Planner(tmp_path)
     done, attn = later.price(need(module="mlp")), later.price(need(module="attn"))
     assert (done.stored, done.total, done.seconds) == (8, 8, 0) and attn.stored == 5 and attn.seconds > 0
@@ -109,8 +118,18 @@ def test_a_zero_shot_confirmation_is_the_tuned_rows_and_is_stored_whole_by_confi
     assert (cold.total, cold.stored) == (2, 0) and cold.seconds > 0
     two = Planner(tmp_path).price(dataclasses.replace(need, shots=2))
     assert two.total == 8  # with demonstrations: 2 fresh sets and the tuned prompt, and the 0-shot references
-    confirm(tiny_model("llama"), tiny_tokenizer(), Selection(need.model, "sst2", 1, "mlp", 0.5),
-            tmp_path / "sweeps.jsonl", 0, 0, need.design, 2, data_root=need.data_root, progress=False)
+    confirm(
+        tiny_model("llama"),
+        tiny_tokenizer(),
+        Selection(need.model, "sst2", 1, "mlp", 0.5),
+        tmp_path / "sweeps.jsonl",
+        0,
+        0,
+        need.design,
+        2,
+        data_root=need.data_root,
+        progress=False,
+    )
     warm = Planner(tmp_path).price(need)
     assert (warm.stored, warm.seconds) == (2, 0)
 
@@ -141,11 +160,11 @@ def test_the_deepest_layer_rule_is_priced_only_where_it_differs_and_only_for_its
     # the rule's run kept the unpruned model: nothing to confirm
     kept = tmp_path / "kept"
     kept.mkdir()
-    from svd_icl.algorithm1 import KEY_FIELDS, run_fields
+    from svd_icl.algorithm1 import RUN_KEY, run_fields
     from svd_icl.results import ResultStore
 
     run = {**run_fields(model, "sst2", "mlp", 0, L, "max", (0.0, 0.5), 2, 8, 10), "best_clip_rate": 0.0}
-    ResultStore(kept / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1").append(run)
+    ResultStore(kept / "algorithm1.jsonl", RUN_KEY, kind="algorithm1").append(run)
     assert Planner(kept).price(need).total == 0
     # Algorithm 1 already picks the deepest layer (its worst-conditioned MLP is the last one): the rules agree
     agree = tmp_path / "agree"
@@ -197,7 +216,7 @@ def test_a_ray_cluster_fills_the_planned_points_and_the_chapter_then_computes_no
 def test_an_algorithm1_confirmation_plans_nothing_when_the_search_kept_the_unpruned_model(checkpoint, tmp_path):
     """Figure 4 confirms nothing for a run whose search kept xi* = 0 (``confirm.algorithm1_selection`` is None): the
     plan must not count points the chapter never computes (it would never reach 'all stored')."""
-    from svd_icl.algorithm1 import KEY_FIELDS, run_fields
+    from svd_icl.algorithm1 import RUN_KEY, run_fields
     from svd_icl.results import ResultStore
 
     model = str(checkpoint / "model")
@@ -205,7 +224,7 @@ def test_an_algorithm1_confirmation_plans_nothing_when_the_search_kept_the_unpru
     cold = Planner(tmp_path).price(need)
     assert (cold.total, cold.stored) == (8, 0) and cold.seconds > 0  # not searched yet: priced in full
     run = {**run_fields(model, "sst2", "mlp", 0, 3, "max", (0.0, 0.5), 2, 8, 10), "best_clip_rate": 0.5}
-    store = ResultStore(tmp_path / "algorithm1.jsonl", KEY_FIELDS, kind="algorithm1")
+    store = ResultStore(tmp_path / "algorithm1.jsonl", RUN_KEY, kind="algorithm1")
     store.append({**run, "k": 2, "best_clip_rate": 0.0})  # another k's run: not this need's
     store.append({**run, "aggregate": "mean", "best_clip_rate": 0.0})  # another aggregate: not this need's either
     assert Planner(tmp_path).price(need).total == 8
@@ -275,8 +294,7 @@ def _blank(fields: tuple[str, ...]) -> dict:
 def _finished_build(checkpoint, results):
     """One unit of every kind and a results directory that holds exactly the work they declare (the sweep and the
     first look of the confirmation computed on the tiny model; the other stores written as their code writes them)."""
-    from svd_icl.algorithm1 import KEY_FIELDS as A1_FIELDS
-    from svd_icl.algorithm1 import run_fields
+    from svd_icl.algorithm1 import RUN_KEY, run_fields
     from svd_icl.confirm import Design, Selection, confirm
     from svd_icl.formats import format_variants
     from svd_icl.noise import NOISE_KEY
@@ -291,8 +309,9 @@ def _finished_build(checkpoint, results):
     confirm(model, tok, Selection(confirmation.model, "sst2", 1, "mlp", 0.5), results / "sweeps.jsonl", 2, 0,
             confirmation.design, 2, data_root=confirmation.data_root, progress=False)  # fmt: skip
     run = _run(checkpoint)
-    ResultStore(results / "algorithm1.jsonl", A1_FIELDS, kind="algorithm1").append(
-        {**run_fields(run.model, "sst2", "mlp", 0, 3, "max", (0.0, 0.5), 2, 8, 10), "best_clip_rate": 0.5})
+    ResultStore(results / "algorithm1.jsonl", RUN_KEY, kind="algorithm1").append(
+        {**run_fields(run.model, "sst2", "mlp", 0, 3, "max", (0.0, 0.5), 2, 8, 10), "best_clip_rate": 0.5}
+    )
     formats = FormatControl(chapter="ch", label="formats", model=sweep.config.model, task="sst2", shots=2, seed=0, n=12,
                             layers=(0, -1), data_root=confirmation.data_root)  # fmt: skip
     store = ResultStore(results / "formats.jsonl", KEY_FIELDS)
@@ -309,8 +328,9 @@ def _finished_build(checkpoint, results):
              "noise": 0.5, "noise_seed": 0, "layer": 1, "module": "mlp", "clip_rate": xi})  # fmt: skip
     (results / "cond.csv").write_text("layer\n0\n")
     (results / "linreg_a.csv").write_text("step\n0\n")
-    table = ConditionSVDs(chapter="ch", label="condition numbers", model=formats.model, what="table",
-                          pattern="cond.csv")
+    table = ConditionSVDs(
+        chapter="ch", label="condition numbers", model=formats.model, what="table", pattern="cond.csv"
+    )
     toys = TrainedToys(chapter="ch", label="toys", seconds=10.0, pattern="linreg_*")
     return [sweep, confirmation, run, formats, noise, table, toys]
 

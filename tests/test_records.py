@@ -14,8 +14,14 @@ from svd_icl.summary import collect, controls, effects, load, record
 
 
 def _claim(**kw):
-    base = dict(id="c-1", text="A claim", paper="Fig. 1", quantifier=Quantifier.EVERY,
-                cases=(Case("a", HOLDS, "a: holds"), Case("b", UNDETERMINED, "b: undetermined")), family=2)
+    base = dict(
+        id="c-1",
+        text="A claim",
+        paper="Fig. 1",
+        quantifier=Quantifier.EVERY,
+        cases=(Case("a", HOLDS, "a: holds"), Case("b", UNDETERMINED, "b: undetermined")),
+        family=2,
+    )
     return Claim(**{**base, **kw})
 
 
@@ -59,8 +65,15 @@ def test_repeated_ids_are_refused_and_controls_name_their_mechanism_by_id(tmp_pa
 def test_figure_3_with_one_module_undetermined_and_one_refuted_is_not_reproduced():
     """Cases are (model, module): a refuted module refutes "grows with depth in every model and module", whatever
     the other module says; the family is every (model, module) test."""
-    trends = pd.DataFrame({"model": ["a", "b"], "layers": [30, 30], "mlp_below_attn": [0.9, 0.9],
-                           "spearman_attn": [0.1, 0.8], "spearman_mlp": [-0.7, 0.85]}).set_index("model")
+    trends = pd.DataFrame(
+        {
+            "model": ["a", "b"],
+            "layers": [30, 30],
+            "mlp_below_attn": [0.9, 0.9],
+            "spearman_attn": [0.1, 0.8],
+            "spearman_mlp": [-0.7, 0.85],
+        }
+    ).set_index("model")
     raw = fig3_verdicts(trends)
     assert raw.loc[0, "trend_attn"] == UNDETERMINED and raw.loc[0, "trend_mlp"] == FAILS and (raw.m == 4).all()
     grows = next(c for c in fig3.claims(raw, raw, {}, "max") if c.id == fig3.GROWS)

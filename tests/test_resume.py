@@ -44,8 +44,14 @@ def test_resume_after_a_cached_prefix_with_a_spliced_cache(family):
     model.base_model(input_ids=prefix, cache=cache, use_cache=True)
     upper = DynamicCache(config=model.config)
     positions = torch.arange(6)[None]
-    run_from(model, 1, hidden_entering(model, 1, input_ids=prefix, position_ids=positions), cache=upper,
-             use_cache=True, position_ids=positions)
+    run_from(
+        model,
+        1,
+        hidden_entering(model, 1, input_ids=prefix, position_ids=positions),
+        cache=upper,
+        use_cache=True,
+        position_ids=positions,
+    )
     mixed = splice_cache(cache, upper, 1)
     mask = torch.ones(1, 10, dtype=torch.long)
     hidden = hidden_entering(model, 1, input_ids=query, attention_mask=mask, cache=copy.deepcopy(cache), use_cache=True)

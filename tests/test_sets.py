@@ -54,7 +54,8 @@ def test_the_nested_interval_covers_the_effect_over_prompts(tau, sets):
         intervals.append(nested_interval(a, b, miss))
     low, high = _misses(intervals, truth, sims)
     assert low <= 1.5 * miss / 2 + 2.5 * np.sqrt(miss / 2 / sims) and high <= 1.5 * miss / 2 + 2.5 * np.sqrt(
-        miss / 2 / sims)
+        miss / 2 / sims
+    )
 
 
 def test_pooling_the_sets_as_one_population_of_queries_undercovers():

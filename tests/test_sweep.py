@@ -17,8 +17,6 @@ from tests.tiny_models import tiny_model, tiny_tokenizer
 RATES = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99]
 
 
-
-
 def sweep_args(ckpt, out, layers="0,1,2", n=40):
     return [
         "sweep",

@@ -124,7 +124,7 @@ def test_queries_are_the_same_for_every_shot_number_and_order(data_dir):
         ('{"sentence": "a"}\n', r"sst2/train\.jsonl: rows lack field 'label' \(sst2 needs sentence, label\)"),
         ('{"text": "a", "label": 0}\n', r"rows lack field 'sentence'"),
         ("", r"sst2/train\.jsonl is empty"),
-        ('[1, 2]\n', r"line 1: expected a JSON object"),
+        ("[1, 2]\n", r"line 1: expected a JSON object"),
         ('{"sentence": "a", "label": 7}\n', r"row 1 has label 7; sst2 labels are 0, 1"),
     ],
 )
@@ -136,9 +136,9 @@ def test_bad_data_files_are_named_with_line_and_field(tmp_path, content, message
 
 
 def test_subsample_sizes_must_be_positive(data_dir):
-    with pytest.raises(ValueError, match="n_test must be an integer >= 1 or None, got -5"):
+    with pytest.raises(ValueError, match=r"n_test -5: must be an integer >= 1 \(or unset\)"):
         prepare("sst2", shots=2, n_test=-5, data_root=data_dir)
-    with pytest.raises(ValueError, match="n_validation must be an integer >= 1 or None, got 0"):
+    with pytest.raises(ValueError, match=r"n_validation 0: must be an integer >= 1 \(or unset\)"):
         prepare("sst2", shots=2, n_validation=0, data_root=data_dir)
 
 

@@ -50,6 +50,7 @@ def _query_states_by_sums(stack, H):
     query = H[:, -1].clone()
     out = []
     for W_V, W_K, W_Q in zip(stack.W_V, stack.W_K, stack.W_Q):
+
         def update(h, demos=demos, W_V=W_V, W_K=W_K, W_Q=W_Q):
             return sum(W_V @ d * torch.dot(W_K @ d, W_Q @ h) for d in demos)
 

@@ -111,5 +111,7 @@ def _budget_note(looks: Looks, k: int, elapsed: float) -> str:
     time the looks so far took, per set)."""
     per_set = elapsed / looks.sets[k - 1]
     more = per_set * (looks.sets[k] - looks.sets[k - 1]) / 60
-    return (f"stopped at the budget after {looks.sets[k - 1]} sets; the next look ({looks.sets[k]} sets) would "
-            f"take about {more:.0f} more minutes")
+    return (
+        f"stopped at the budget after {looks.sets[k - 1]} sets; the next look ({looks.sets[k]} sets) would "
+        f"take about {more:.0f} more minutes"
+    )

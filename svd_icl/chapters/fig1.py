@@ -8,8 +8,9 @@ import pandas as pd
 
 from svd_icl.chapters.common import cases, confirmation_claims
 from svd_icl.claims.core import Quantifier
-from svd_icl.claims.fig1 import collapse_evidence
+from svd_icl.claims.fig1 import collapse_evidence, describe_fig1
 from svd_icl.claims.formats import format_claim
+from svd_icl.claims.noise import describe_noise
 from svd_icl.claims.points import case_evidence
 from svd_icl.claims.records import Claim
 from svd_icl.confirm import Design
@@ -57,6 +58,19 @@ def claims(
     return out
 
 
+def describe_runs(improve: pd.DataFrame, depth: pd.DataFrame, collapse: pd.DataFrame) -> str:
+    """One bullet per (model, task): its improvement, depth and collapse rows (:func:`svd_icl.claims.describe_fig1`)."""
+    rows = zip(improve.iterrows(), depth.iterrows(), collapse.iterrows())
+    return "\n".join(f"- {describe_fig1(i, d, c)}" for (_, i), (_, d), (_, c) in rows)
+
+
+def describe_noise_control(noise: pd.DataFrame) -> str:
+    """One bullet per pick of the noise control (:func:`svd_icl.claims.noise_effects` rows), or why there is none."""
+    if not len(noise):
+        return "None of these models is a quantized checkpoint."
+    return "\n".join(f"- {describe_noise(r)}" for r in noise.itertuples())
+
+
 def describe_norms(confound: pd.DataFrame, norms: list[pd.DataFrame]) -> str:
     """The descriptive norm table's sentence: each case's gains against the quantization error, and the median
     removed norm per clip rate."""
@@ -81,8 +95,10 @@ def describe_error_model(error_model: pd.DataFrame, quant_tables: dict) -> str:
     if quant_tables:
         worst = max(float(q.off_grid.max()) for q in quant_tables.values())
         types = sorted({t for q in quant_tables.values() for t in q.qtype})
-        text += (f" In the bundled files ({', '.join(types)}), the largest share of weights off their steps' grid is "
-                 f"{worst:.1%}" + (": the steps are read right." if worst == 0 else ": some steps are misread."))
+        text += (
+            f" In the bundled files ({', '.join(types)}), the largest share of weights off their steps' grid is "
+            f"{worst:.1%}" + (": the steps are read right." if worst == 0 else ": some steps are misread.")
+        )
     return text
 
 
@@ -94,10 +110,30 @@ def work(p: dict, facts: Facts) -> list[Unit]:
         layers = tuple(p.get("layers_by_task", {}).get(task, p["layers"]))
         shots = p["shots"].get(task)
         out.append(Sweep(chapter="fig1", label=f"{model}/{task} search", config=search_config(p, model, task)))
-        out.append(Confirmation(chapter="fig1", label=f"{model}/{task} confirmation", model=model, task=task,
-                                shots=shots, seed=p["seed"], design=design(p, task), layers=layers))
-        out.append(FormatControl(chapter="fig1", label=f"{model}/{task} format control", model=model, task=task,
-                                 shots=shots, seed=p["seed"], n=p["n_search"].get(task), layers=layers))
+        out.append(
+            Confirmation(
+                chapter="fig1",
+                label=f"{model}/{task} confirmation",
+                model=model,
+                task=task,
+                shots=shots,
+                seed=p["seed"],
+                design=design(p, task),
+                layers=layers,
+            )
+        )
+        out.append(
+            FormatControl(
+                chapter="fig1",
+                label=f"{model}/{task} format control",
+                model=model,
+                task=task,
+                shots=shots,
+                seed=p["seed"],
+                n=p["n_search"].get(task),
+                layers=layers,
+            )
+        )
         levels = tuple(v for v in p.get("noise_levels", []) if v > 0)
         if levels and model in BUNDLED:  # the quantization-noise control: a quantized checkpoint only
             out.append(NoiseControl(chapter="fig1", label=f"{model}/{task} noise control", model=model, task=task,

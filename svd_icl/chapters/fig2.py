@@ -8,6 +8,7 @@ import pandas as pd
 
 from svd_icl.chapters.common import cases, confirmation_claims
 from svd_icl.claims.core import Quantifier, fmt_p
+from svd_icl.claims.fig2 import describe_fig2
 from svd_icl.claims.points import case_evidence
 from svd_icl.claims.records import Claim
 from svd_icl.confirm import Design
@@ -20,9 +21,11 @@ DEPTH, COLLAPSE_SLOWER = "fig2-deep-stable-every-shots", "fig2-fewer-shots-slowe
 
 def shots_evidence(r, name: str) -> str:
     """A demonstrations-help case over sets (:func:`svd_icl.claims.shots_help_sets` row) as the record states it."""
-    return (f"{name}: {r.outcome}, {r.accuracy_few:.1%} at {r.few} shots -> {r.accuracy_many:.1%} at {r.many}, "
-            f"{r.difference:+.1%} [{r.low:+.1%}, {r.high:+.1%}] ({r.sets} sets x {r.n} queries ({r.design}), "
-            f"tau {r.tau:.1%}, m = {r.m}, adjusted {fmt_p(r.p_adj)}, margin {r.margin:+.1%}, detects {r.mde:+.1%})")
+    return (
+        f"{name}: {r.outcome}, {r.accuracy_few:.1%} at {r.few} shots -> {r.accuracy_many:.1%} at {r.many}, "
+        f"{r.difference:+.1%} [{r.low:+.1%}, {r.high:+.1%}] ({r.sets} sets x {r.n} queries ({r.design}), "
+        f"tau {r.tau:.1%}, m = {r.m}, adjusted {fmt_p(r.p_adj)}, margin {r.margin:+.1%}, detects {r.mde:+.1%})"
+    )
 
 
 def claims(
@@ -31,10 +34,20 @@ def claims(
     """The chapter's claim records: :func:`shots_help_sets` rows (one per model and consecutive pair of shot
     numbers), the confirmation's rows (with ``shot_count``), :func:`depth_stability` and
     :func:`collapse_grows_with_shots` rows."""
-    out = [Claim(SHOTS_HELP, "Unpruned accuracy grows with the number of shots (each step, over fresh demonstration "
-                 "sets)", "Fig. 2", Quantifier.EVERY,
-                 cases(helps.itertuples(), lambda r: f"{r.model} {r.few}->{r.many} shots",
-                       lambda r: shots_evidence(r, f"{r.model} {r.few}->{r.many} shots")), family=len(helps))]
+    out = [
+        Claim(
+            SHOTS_HELP,
+            "Unpruned accuracy grows with the number of shots (each step, over fresh demonstration sets)",
+            "Fig. 2",
+            Quantifier.EVERY,
+            cases(
+                helps.itertuples(),
+                lambda r: f"{r.model} {r.few}->{r.many} shots",
+                lambda r: shots_evidence(r, f"{r.model} {r.few}->{r.many} shots"),
+            ),
+            family=len(helps),
+        )
+    ]
     out += confirmation_claims(over, tuned, lambda r: f"{r.model} {int(r.shot_count)} shots", (GAIN, GAIN_TUNED),
                                "At every shot number truncating one layer can raise accuracy", "Fig. 2",
                                Quantifier.EVERY, "Truncation helps at every shot number")  # fmt: skip
@@ -59,6 +72,16 @@ def claims(
 def by_model(model: str, *frames: pd.DataFrame) -> list[pd.DataFrame]:
     """Each frame's rows of ``model`` (a chapter's tables are per (model, ...); its sentences are per model)."""
     return [f[f.model == model] for f in frames]
+
+
+def describe_models(models: list[str], helps: pd.DataFrame, improve: pd.DataFrame, depth: pd.DataFrame,
+                    grows: pd.DataFrame, confirmed: pd.DataFrame, tuned: pd.DataFrame) -> str:  # fmt: skip
+    """One bullet per model: :func:`svd_icl.claims.describe_fig2` of its rows of each table."""
+    lines = []
+    for m in models:
+        rows = (*by_model(m, helps, improve, depth), grows.set_index("model").loc[m], *by_model(m, confirmed, tuned))
+        lines.append(f"- {describe_fig2(m, *rows)}")
+    return "\n".join(lines)
 
 
 def work(p: dict, facts: Facts) -> list[Unit]:

@@ -55,10 +55,20 @@ def claims(raw: pd.DataFrame, null: pd.DataFrame, uniform: dict[str, pd.DataFram
                                    f"margin {r.margin:+.2f})") for n, r in tested)  # fmt: skip
         mixed = "; ".join(f"{n}: {', '.join(u[~u.uniform].matrix)} mix types by layer" for n, u in uniform.items()
                           if (~u.uniform).any())  # fmt: skip
-        out.append(Claim(UNIFORM, "Condition numbers grow with depth in every matrix quantized with one GGUF type in "
-                         "every layer (the trend is not an artefact of mixed quantization)", "(ours: quantization)",
-                         Quantifier.EVERY, uniform_cases, family=m, note=mixed,
-                         control="only matrices with one GGUF type in every layer", control_of=(GROWS,)))
+        out.append(
+            Claim(
+                UNIFORM,
+                "Condition numbers grow with depth in every matrix quantized with one GGUF type in "
+                "every layer (the trend is not an artefact of mixed quantization)",
+                "(ours: quantization)",
+                Quantifier.EVERY,
+                uniform_cases,
+                family=m,
+                note=mixed,
+                control="only matrices with one GGUF type in every layer",
+                control_of=(GROWS,),
+            )
+        )
     return out
 
 
@@ -72,6 +82,14 @@ def work(p: dict, facts: Facts) -> list[Unit]:
         for label, what, pattern in (("condition numbers", "table", table),
                                      ("permuted-entries control", "permuted", f"fig3_permuted_{tag}.csv"),
                                      ("Gaussian null", "null", f"fig3_null_{tag}.csv")):  # fmt: skip
-            out.append(ConditionSVDs(chapter="fig3", label=f"{m} {label}", model=m, what=what, pattern=pattern,
-                                     draws=p.get("null_draws", 10)))
+            out.append(
+                ConditionSVDs(
+                    chapter="fig3",
+                    label=f"{m} {label}",
+                    model=m,
+                    what=what,
+                    pattern=pattern,
+                    draws=p.get("null_draws", 10),
+                )
+            )
     return out

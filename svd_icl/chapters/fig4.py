@@ -31,8 +31,15 @@ def claims(over: pd.DataFrame, tuned: pd.DataFrame, kept: pd.DataFrame, cond_gai
                               "(in some task and module)", "Tables 2-8, Fig. 4", Quantifier.SOME,
                               "Algorithm 1 improves the test metric")  # fmt: skip
     if len(kept):
-        extra = tuple(Case(_case(r), r.outcome, f"{_case(r)}: not informative (the validation search kept the "
-                           "unpruned model, xi* = 0: there is no change to confirm)") for r in kept.itertuples())
+        extra = tuple(
+            Case(
+                _case(r),
+                r.outcome,
+                f"{_case(r)}: not informative (the validation search kept the "
+                "unpruned model, xi* = 0: there is no change to confirm)",
+            )
+            for r in kept.itertuples()
+        )
         out = [Claim(c.id, c.text, c.paper, c.quantifier, c.cases + extra, (c.family or 0) + len(extra),
                      short=c.short) for c in out]  # fmt: skip
     if len(cond_gain):
@@ -81,8 +88,13 @@ def work(p: dict, facts: Facts) -> list[Unit]:
                                         seed=p["seeds"][0], design=design(p, task), layers=(-1,), module=module,
                                         run=rule))  # fmt: skip
     for name, task in p["cond_gain_runs"]:
-        out.append(Sweep(chapter="fig4", label=f"{name}/{task} every layer",
-                         config=every_layer_config(p, name, task, facts.depth(name))))
+        out.append(
+            Sweep(
+                chapter="fig4",
+                label=f"{name}/{task} every layer",
+                config=every_layer_config(p, name, task, facts.depth(name)),
+            )
+        )
     return out
 
 

@@ -45,8 +45,18 @@ def work(p: dict, facts: Facts) -> list[Unit]:
     out: list[Unit] = []
     for m in p["models"]:
         out.append(Sweep(chapter="scale", label=f"{m} search", config=search_config(p, m)))
-        out.append(Confirmation(chapter="scale", label=f"{m} confirmation", model=m, task=p["task"],
-                                shots=max(p["shots"]), seed=p["seed"], design=design(p), layers=tuple(p["layers"])))
+        out.append(
+            Confirmation(
+                chapter="scale",
+                label=f"{m} confirmation",
+                model=m,
+                task=p["task"],
+                shots=max(p["shots"]),
+                seed=p["seed"],
+                design=design(p),
+                layers=tuple(p["layers"]),
+            )
+        )
     return out
 
 

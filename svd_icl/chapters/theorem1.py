@@ -30,11 +30,19 @@ def claims(v1: dict, seeds: int, num_layers: int, num_demos: int, dim: int, chan
               single, (Case("random float64 stacks", v1["remark5"], f"layers k = {changed}"),)),
     ]  # fmt: skip
     if b2 is not None:
-        out.append(Claim("thm1-b2-softmax-rank", "App. B.2: with softmax attention the implicit update has rank <= N",
-                         "App. B.2", single, (
-                             Case("random weights (N = 2-48)", check_outcome(b2[0])),
-                             Case(f"every layer of {rank_model} at {rank_shots} shots", check_outcome(b2[1]))),
-                         note=f"random weights (N = 2-48) and every layer of {rank_model} at {rank_shots} shots"))
+        out.append(
+            Claim(
+                "thm1-b2-softmax-rank",
+                "App. B.2: with softmax attention the implicit update has rank <= N",
+                "App. B.2",
+                single,
+                (
+                    Case("random weights (N = 2-48)", check_outcome(b2[0])),
+                    Case(f"every layer of {rank_model} at {rank_shots} shots", check_outcome(b2[1])),
+                ),
+                note=f"random weights (N = 2-48) and every layer of {rank_model} at {rank_shots} shots",
+            )
+        )
     if story is not None and story_v is not None:
         shots_text = ", ".join(f"{int(s)} shots {a:.1%}" for s, a in accuracy.items())
         out.append(Claim("thm1-remark1-story", "Remark 1's reading of Figure 2: the effective rank of the "
@@ -59,9 +67,11 @@ def describe_ranks(b2_random: pd.DataFrame, softmax_features: int, rank_model: s
     effective = ", ".join(f"{by_shots[s]:.1f} at N = {int(ranks[ranks.shots == s].N.iloc[0])}" for s in by_shots.index)
     shots = ", ".join(f"{int(s)} shots {a:.1%}" for s, a in accuracy.items())
     if story["rank_grows"]:
-        test = ("predicts accuracy that grows with shots; tested paired on the same queries (most vs fewest shots, a "
-                "significant drop between consecutive shot numbers refuting it), "
-                + case_evidence(story_v, "that prediction", f"{max(accuracy.index)} vs {min(accuracy.index)} shots "))
+        test = (
+            "predicts accuracy that grows with shots; tested paired on the same queries (most vs fewest shots, a "
+            "significant drop between consecutive shot numbers refuting it), "
+            + case_evidence(story_v, "that prediction", f"{max(accuracy.index)} vs {min(accuracy.index)} shots ")
+        )
     else:
         test = "cannot order the shot numbers: **does not hold**"
     return (f"- **B.2 on random weights**: the softmax update's rank never exceeds N "

@@ -93,8 +93,10 @@ def describe_remark5(r5: dict, improvement: pd.DataFrame, m: int, soft: dict | N
     soft_note = ""
     if soft is not None:
         rhos = ", ".join(f"{mat}: {r:.2f}" for mat, r in zip(soft_trend.matrix, soft_trend["spearman(layer, damage)"]))
-        soft_note = (f" For the softmax toy (at {max(shots)} shots) the damage falls with depth for every matrix: "
-                     f"**{_yes(soft['deep_steadier'])}** (Spearman(layer, damage) {rhos}).")
+        soft_note = (
+            f" For the softmax toy (at {max(shots)} shots) the damage falls with depth for every matrix: "
+            f"**{_yes(soft['deep_steadier'])}** (Spearman(layer, damage) {rhos})."
+        )
     improves = bool((improvement.outcome == HOLDS).any())
     cases = ", ".join(f"{s} shots **{r.outcome}**, {r.decrease:+.2%} [{r.low:+.2%}, {r.high:+.2%}] (the widest "
                       f"truncation's interval reaches {r.widest_high:+.2%})"
@@ -148,11 +150,16 @@ def describe_bound_tracking(bt: dict, approximations: list[str]) -> str:
 
 def describe_gap(gap_verdicts: pd.DataFrame) -> str:
     """The surrogates against the measured gap, from :func:`svd_icl.claims.theorem2_gap_verdicts`."""
-    return "\n".join(
-        f"- **{r.approx}** surrogate: the bound **{r.outcome}** ({r.cells - r.fails} of {r.cells} cells); where the "
-        f"gap is positive it is {r.median_looseness:.3g} times the measured gap (median), and it exceeds the zero "
-        f"estimator's loss of 1 in {r.vacuous_share:.0%} of cells" for r in gap_verdicts.itertuples()
-    ) + "\n\nAs stated (with $\\operatorname{tr}\\log\\mathbf C_t = -\\infty$) the bound is infinite: true and vacuous."
+    lines = [
+        f"- **{r.approx}** surrogate: the bound **{r.outcome}** ({r.cells - r.fails} of {r.cells} cells); where "
+        f"the gap is positive it is {r.median_looseness:.3g} times the measured gap (median), and it exceeds the "
+        f"zero estimator's loss of 1 in {r.vacuous_share:.0%} of cells"
+        for r in gap_verdicts.itertuples()
+    ]
+    vacuous = (
+        "As stated (with $\\operatorname{tr}\\log\\mathbf C_t = -\\infty$) the bound is infinite: true and vacuous."
+    )
+    return "\n".join(lines) + "\n\n" + vacuous
 
 
 def describe_assumption1(a1: pd.DataFrame, a1_out: list, margin: float) -> str:
@@ -205,5 +212,8 @@ TOY_SECONDS = 180
 
 def work(p: dict, facts: Facts) -> list[Unit]:
     """The trained toys (the linear-attention models of Examples 1-4 and Remark 5), scaled by their training steps."""
-    return [TrainedToys(chapter="theorem2", label="trained toys", seconds=TOY_SECONDS * p["steps"] / 6000,
-                        pattern="theorem2/*.csv")]
+    return [
+        TrainedToys(
+            chapter="theorem2", label="trained toys", seconds=TOY_SECONDS * p["steps"] / 6000, pattern="theorem2/*.csv"
+        )
+    ]

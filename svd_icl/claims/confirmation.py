@@ -33,7 +33,7 @@ from svd_icl.claims.core import (
     paired_interval,
     refutation_margin,
 )
-from svd_icl.claims.points import _pct, baseline, correctness
+from svd_icl.claims.points import baseline, correctness, pct
 from svd_icl.claims.sets import CROSSED, NESTED, Looks, informative_set, set_interval
 
 
@@ -192,10 +192,17 @@ def confirmation_evidence(row, name: str, detail: str = "") -> str:
     """
     if row.outcome == NOT_INFORMATIVE:
         zero = f", 0 shots {row.zero_shot:.1%}" if np.isfinite(row.zero_shot) else ""
-        return (f"{name}: {row.outcome} ({_informative_text(row)}; {row.unpruned:.1%} unpruned, baseline "
-                f"{row.baseline:.1%}{zero})")
-    parts = [_sampling(row), f"m = {int(row.m)}", f"adjusted {fmt_p(row.p_adj)}", _margin_text(row),
-             f"detects {row.mde:+.1%}"]
+        return (
+            f"{name}: {row.outcome} ({_informative_text(row)}; {row.unpruned:.1%} unpruned, baseline "
+            f"{row.baseline:.1%}{zero})"
+        )
+    parts = [
+        _sampling(row),
+        f"m = {int(row.m)}",
+        f"adjusted {fmt_p(row.p_adj)}",
+        _margin_text(row),
+        f"detects {row.mde:+.1%}",
+    ]
     note = margin_note(row.high, row.claim_margin, row.reported, row.outcome)
     if note:
         parts.append(note)
@@ -247,6 +254,8 @@ def describe_tuned(row, label: str) -> str:
     """One generated sentence per :func:`tuned_prompt` row."""
     text = f"**{label}**, the prompt the search was tuned on: " + confirmation_evidence(row, "held-out queries")
     if row.outcome == NOT_INFORMATIVE:
-        text += (f": its unpruned accuracy ({_pct(row.unpruned)}) is not shown above the baseline "
-                 f"({_pct(row.baseline)}) plus the margin, or is below the 0-shot accuracy ({_pct(row.zero_shot)})")
+        text += (
+            f": its unpruned accuracy ({pct(row.unpruned)}) is not shown above the baseline "
+            f"({pct(row.baseline)}) plus the margin, or is below the 0-shot accuracy ({pct(row.zero_shot)})"
+        )
     return text + "."

@@ -20,12 +20,12 @@ from svd_icl.claims.core import (
 )
 from svd_icl.claims.points import (
     COLLAPSE_MARGIN,
-    _decided,
-    _pct,
-    _unpruned,
     baseline,
     correctness,
     effect,
+    pct,
+    unpruned_row,
+    with_outcomes,
 )
 from svd_icl.claims.sets import informative_set
 from svd_icl.stats import holm, paired_comparison, wilson_interval
@@ -45,7 +45,7 @@ def can_improve(tests: pd.DataFrame, group: list[str], margin: float = MARGINS["
     refs = {}
     if sweeps is not None:
         for key, g in sweeps.groupby(group, sort=False):
-            ref = _unpruned(g)
+            ref = unpruned_row(g)
             refs[key] = informative_set(correctness(ref), baseline(str(ref.task), float(ref.majority_rate)))
     rows = []
     for key, g in tests.groupby(group, sort=False):
@@ -110,7 +110,7 @@ def depth_stability(
                 "_b": deep_mean,
             }
         )
-    return _decided(pd.DataFrame(rows), margin)
+    return with_outcomes(pd.DataFrame(rows), margin)
 
 
 def shallow_collapse(
@@ -137,7 +137,7 @@ def shallow_collapse(
         m = sum(len(s) for s in shallow_of.values())
     rows = []
     for key, g in groups:
-        ref = _unpruned(g)
+        ref = unpruned_row(g)
         base = correctness(ref)
         floor = baseline(g.task.iloc[0], ref.majority_rate)
         shallow = shallow_of[key]
@@ -198,13 +198,13 @@ def collapse_evidence(row, name: str) -> str:
     top = row.baseline + row.margin
     why = ""
     if row.outcome == NOT_INFORMATIVE:
-        why = f"; the unpruned model ({_pct(row.unpruned)}) is not shown above the band"
+        why = f"; the unpruned model ({pct(row.unpruned)}) is not shown above the band"
     return (
-        f"{name}: {row.outcome}, worst {_pct(row.worst_accuracy)} [{_pct(row.worst_low)}, {_pct(row.worst_high)}] "
-        f"vs at most {_pct(top)} (baseline {_pct(row.baseline)} + {row.margin:.0%}; layer {row.worst_layer} "
+        f"{name}: {row.outcome}, worst {pct(row.worst_accuracy)} [{pct(row.worst_low)}, {pct(row.worst_high)}] "
+        f"vs at most {pct(top)} (baseline {pct(row.baseline)} + {row.margin:.0%}; layer {row.worst_layer} "
         f"{str(row.worst_module).upper()} xi = {row.worst_clip_rate:g}; drop {row.difference:+.1%} "
         f"[{row.low:+.1%}, {row.high:+.1%}], n = {row.n}, m = {int(row.m)}, adjusted {fmt_p(row.p_adj)}; shows "
-        f"collapse when the worst accuracy is {row.reach:.1%} or more below {_pct(top)}{why})"
+        f"collapse when the worst accuracy is {row.reach:.1%} or more below {pct(top)}{why})"
     )
 
 
@@ -212,16 +212,16 @@ def describe_fig1(improve: pd.Series, depth: pd.Series, collapse: pd.Series) -> 
     """One generated paragraph per (model, task): the three Fig. 1 claims with their paired effects."""
     best = (
         f"best point layer {improve.best_layer} {str(improve.best_module).upper()} ξ = {improve.best_clip_rate:g}: "
-        f"{_pct(improve.unpruned)} → {_pct(improve.best_accuracy)}, {effect(improve)}"
+        f"{pct(improve.unpruned)} → {pct(improve.best_accuracy)}, {effect(improve)}"
     )
     return (
-        f"**{improve.model}, {improve.task}** (baseline {_pct(collapse.baseline)} = max(1/K, majority rate)). "
+        f"**{improve.model}, {improve.task}** (baseline {pct(collapse.baseline)} = max(1/K, majority rate)). "
         f"*Truncation raises accuracy*: **{improve.outcome}** ({best}; {improve.significant_gains} of "
         f"{int(improve.m)} points significant after Holm). "
         f"*Deep layers more stable*: **{depth.outcome}** (mean accuracy over pruned points "
-        f"{_pct(depth.deep_mean)} deep vs {_pct(depth.shallow_mean)} shallow, {effect(depth)}). "
+        f"{pct(depth.deep_mean)} deep vs {pct(depth.shallow_mean)} shallow, {effect(depth)}). "
         f"*Shallow layers collapse*: **{collapse.outcome}** (worst shallow point layer {collapse.worst_layer} "
-        f"{str(collapse.worst_module).upper()} ξ = {collapse.worst_clip_rate:g} at {_pct(collapse.worst_accuracy)}, "
+        f"{str(collapse.worst_module).upper()} ξ = {collapse.worst_clip_rate:g} at {pct(collapse.worst_accuracy)}, "
         f"{effect(collapse)}"
         + (
             f"; the unpruned model is not shown above baseline + {collapse.margin * 100:.0f} points, so there is"

@@ -14,13 +14,13 @@ from svd_icl.claims.core import (
     decide,
 )
 from svd_icl.claims.points import (
-    _decided,
-    _pct,
-    _unpruned,
     baseline,
     collapsed,
     correctness,
     effect,
+    pct,
+    unpruned_row,
+    with_outcomes,
 )
 from svd_icl.stats import holm, paired_comparison
 
@@ -48,7 +48,7 @@ def shots_help(sweeps: pd.DataFrame, group: list[str] = ("model",), margin: floa
                 "_b": acc[-1],
             }
         )
-    out = _decided(pd.DataFrame(rows), margin)
+    out = with_outcomes(pd.DataFrame(rows), margin)
     out.loc[out.step_drop, "outcome"] = FAILS
     return out
 
@@ -132,7 +132,7 @@ def collapse_grows_with_shots(
     for key, g in sweeps.groupby(list(group), sort=False):
         shares, headroom, ok = {}, {}, True
         for shots, s in g.groupby("shots"):
-            ref = _unpruned(s)
+            ref = unpruned_row(s)
             u = correctness(ref)
             floor = baseline(str(ref.task), float(ref.majority_rate))
             shallow = s[(s.clip_rate > 0) & is_shallow(s, num_layers)]
@@ -153,7 +153,7 @@ def collapse_grows_with_shots(
                 "_b": shares[many],
             }
         )
-    return _decided(pd.DataFrame(rows), margin)
+    return with_outcomes(pd.DataFrame(rows), margin)
 
 
 def choose_variant(table: pd.DataFrame, metric: str = "accuracy") -> str:
@@ -189,7 +189,7 @@ def describe_fig2(
     step between shot numbers, over fresh sets); ``improve``: the exploratory search per shot number
     (:func:`can_improve`); ``confirmed``/``tuned``: its picks confirmed over fresh prompts and for the tuned prompt
     (:func:`svd_icl.claims.over_sets` / :func:`tuned_prompt` rows with ``shot_count``), which decide (b)."""
-    steps = "; ".join(f"{r.few}→{r.many} shots **{r.outcome}** ({_pct(r.accuracy_few)} → {_pct(r.accuracy_many)}, "
+    steps = "; ".join(f"{r.few}→{r.many} shots **{r.outcome}** ({pct(r.accuracy_few)} → {pct(r.accuracy_many)}, "
                       f"{r.difference:+.1%} [{r.low:+.1%}, {r.high:+.1%}] over {r.sets} sets)"
                       for r in helps.itertuples())  # fmt: skip
     search = {int(r.shots): r for r in improve.itertuples()}
@@ -232,11 +232,11 @@ def describe_variants(
         words = words_of[variant]
         shares = ", ".join(f"'{w}' {s:.0%}" for w, s in zip(words, row.predicted_shares))
         top = collapsed(row.predicted_shares)
-        text = f"**{variant}**: {_pct(row.accuracy)} on test{effects.get(variant, '')}; answers {shares}"
+        text = f"**{variant}**: {pct(row.accuracy)} on test{effects.get(variant, '')}; answers {shares}"
         if top is not None:
             text += (
                 f" — it gives '{words[top]}' to (nearly) every query, so its accuracy is just the share of that "
-                f"label among the queries ({_pct(float(np.mean(gold == top)))})"
+                f"label among the queries ({pct(float(np.mean(gold == top)))})"
             )
         parts.append(text + ".")
     return " ".join(parts)

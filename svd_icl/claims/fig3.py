@@ -75,8 +75,8 @@ def fig3_verdicts(trends: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
 def share_evidence(row, what: str = "MLP below ATTN") -> str:
     """One :func:`fig3_verdicts` row's observation (a) as the record states it::
 
-        gemma3-270m: undetermined, MLP below ATTN in 8 of 18 layers (44%) [18%, 74%] (sign test, m = 3,
-        adjusted p = 1.000, margin 60% of layers, detects 88%)
+    gemma3-270m: undetermined, MLP below ATTN in 8 of 18 layers (44%) [18%, 74%] (sign test, m = 3,
+    adjusted p = 1.000, margin 60% of layers, detects 88%)
     """
     return (
         f"{row.model}: {row.mlp_better}, {what} in {row.layers_below} of {row.layers} layers "
@@ -108,8 +108,8 @@ def trend_evidence(row) -> str:
 def module_trend_evidence(row, module: str, what: str = "") -> str:
     """One (model, module) depth trend as a case of the claim states it::
 
-        gemma3-270m MLP: holds, rho +0.83 [+0.39, +0.96] (n = 18 layers, m = 6, adjusted p < 0.001, margin +0.10,
-        detects |rho| >= 0.71)
+    gemma3-270m MLP: holds, rho +0.83 [+0.39, +0.96] (n = 18 layers, m = 6, adjusted p < 0.001, margin +0.10,
+    detects |rho| >= 0.71)
     """
     return (
         f"{row.model} {module.upper()}{what}: {getattr(row, f'trend_{module}')}, rho "
@@ -226,10 +226,13 @@ def describe_trends(model_name: str, trends: pd.Series, verdict, alpha: float = 
             trend = f"shows no depth trend of {verdict.margin_rho:+.2f} or more"
         else:
             trend = "shows no significant depth trend"
-        parts.append(f"{module.upper()} {trend} (Spearman rho = {rho:+.2f} [{low:+.2f}, {high:+.2f}], adjusted "
-                     f"{fmt_p(p)})")
+        parts.append(
+            f"{module.upper()} {trend} (Spearman rho = {rho:+.2f} [{low:+.2f}, {high:+.2f}], adjusted {fmt_p(p)})"
+        )
     return (
-        parts[0] + f"; (b) grows with depth: **{verdict.grows_with_depth}**: " + ", ".join(parts[1:])
+        parts[0]
+        + f"; (b) grows with depth: **{verdict.grows_with_depth}**: "
+        + ", ".join(parts[1:])
         + f" ({how}; over {verdict.layers} layers the test detects |rho| >= {verdict.mde_rho:.2f})."
     )
 

@@ -19,9 +19,9 @@ from svd_icl.claims.core import (
     fmt_p,
 )
 from svd_icl.claims.points import (
-    _decided,
-    _unpruned,
     correctness,
+    unpruned_row,
+    with_outcomes,
 )
 from svd_icl.claims.sets import informative_set
 from svd_icl.conditioning import DEFAULT_AGGREGATE
@@ -41,7 +41,7 @@ def algorithm1_tests(table: pd.DataFrame, margin: float = MARGINS["gain"]) -> pd
     """
     floors = [max(c, r) for c, r in zip(table.chance, table.majority_rate)]
     guard = [informative_set(np.asarray(u, float), f) for u, f in zip(table.correct_unpruned, floors)]
-    return _decided(table.assign(_a=table.correct_unpruned, _b=table.correct_pruned, informative=guard), margin)
+    return with_outcomes(table.assign(_a=table.correct_unpruned, _b=table.correct_pruned, informative=guard), margin)
 
 
 ALGORITHM1_GROUP = ["model", "task", "module"]
@@ -52,9 +52,18 @@ def kept_rows(kept: pd.DataFrame) -> pd.DataFrame:
     there is no change to confirm, and the case is ``NOT INFORMATIVE`` (nothing was measured; n = 0)."""
     if not len(kept):
         return pd.DataFrame()
-    return kept[ALGORITHM1_GROUP + ["layer"]].assign(clip_rate=0.0, n=0, sets=0, informative=0, difference=np.nan,
-                                                      low=np.nan, high=np.nan, outcome=NOT_INFORMATIVE,
-                                                      kept_unpruned=True, stopped="the search kept the unpruned model")
+    return kept[ALGORITHM1_GROUP + ["layer"]].assign(
+        clip_rate=0.0,
+        n=0,
+        sets=0,
+        informative=0,
+        difference=np.nan,
+        low=np.nan,
+        high=np.nan,
+        outcome=NOT_INFORMATIVE,
+        kept_unpruned=True,
+        stopped="the search kept the unpruned model",
+    )
 
 
 def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
@@ -126,7 +135,7 @@ def condition_gain(
     rows = []
     for key, g in sweeps.groupby([*group, "module"], sort=False):
         fields = group_fields([*group, "module"], key)
-        base = _unpruned(g)
+        base = unpruned_row(g)
         unpruned = float(base.accuracy)
         s = layer_scores(cond[fields["model"]], fields["module"], aggregate)
         pruned = g[(g.clip_rate > 0) & g.layer.isin(s.index)]
@@ -206,10 +215,12 @@ def condition_gain_evidence(row, given_depth: bool = False) -> str:
     deepest-layer rule beside Algorithm 1's pick."""
     suffix = "_given_depth" if given_depth else ""
     label = "partial rho" if given_depth else "rho"
-    text = (f"{row.model} {row.task} {row.module}: {getattr(row, 'outcome' + suffix)}, {label} "
-            f"{getattr(row, 'rho' + suffix):+.2f} [{getattr(row, 'low' + suffix):+.2f}, "
-            f"{getattr(row, 'high' + suffix):+.2f}] (n = {row.layers} layers, m = {row.m}, Holm "
-            f"{fmt_p(getattr(row, 'p_holm' + suffix))}, margin {row.margin:+.2f}, detects |rho| >= {row.mde:.2f}); ")
+    text = (
+        f"{row.model} {row.task} {row.module}: {getattr(row, 'outcome' + suffix)}, {label} "
+        f"{getattr(row, 'rho' + suffix):+.2f} [{getattr(row, 'low' + suffix):+.2f}, "
+        f"{getattr(row, 'high' + suffix):+.2f}] (n = {row.layers} layers, m = {row.m}, Holm "
+        f"{fmt_p(getattr(row, 'p_holm' + suffix))}, margin {row.margin:+.2f}, detects |rho| >= {row.mde:.2f}); "
+    )
     if given_depth:
         return text + f"deepest layer alone {row.deepest_gain:+.1%} vs Algorithm 1's {row.chosen_gain:+.1%}"
     return text + f"chosen layer {row.chosen_layer} {row.chosen_gain:+.1%} vs best {row.best_gain:+.1%}"

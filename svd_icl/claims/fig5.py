@@ -49,8 +49,13 @@ def fig5_verdicts(
         "error_at_2d": at_2d,
         "error_at_2d_low": low,
         "error_at_2d_high": high,
-        "gap_shrinks": (HOLDS if gap_by_step.is_monotonic_decreasing and len(gap_by_step) > 1
-                        else FAILS if float(gap_by_step.iloc[-1]) >= float(gap_by_step.iloc[0]) else UNDETERMINED),
+        "gap_shrinks": (
+            HOLDS
+            if gap_by_step.is_monotonic_decreasing and len(gap_by_step) > 1
+            else FAILS
+            if float(gap_by_step.iloc[-1]) >= float(gap_by_step.iloc[0])
+            else UNDETERMINED
+        ),
     }
     if trunc is None:
         return curves

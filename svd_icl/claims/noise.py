@@ -110,8 +110,10 @@ def describe_noise(row) -> str:
             why.append("the added noise is not shown to cost the unpruned model anything")
         return head + ": not testable here (" + ("; ".join(why) or "the reference prompt is degenerate") + ")."
     if row.outcome == FAILS:
-        return head + (f": the gain grows with the noise by more than {row.margin:.0%}, as removing quantization "
-                       "noise would predict.")
+        return head + (
+            f": the gain grows with the noise by more than {row.margin:.0%}, as removing quantization "
+            "noise would predict."
+        )
     if row.outcome == HOLDS:
         return (head + f": more noise does not make the truncation help by {row.margin:.0%} or more, so its effect "
                 "here is not the removal of quantization-shaped noise.")  # fmt: skip
@@ -129,11 +131,16 @@ def describe_requantization(arm: pd.DataFrame) -> str:
         models = ", ".join(sorted(set(g.model)))
         parts.append(f"{qtype} ({models}): {g.changed_share.max():.1%} of the weights change at most, by "
                      f"{g.change_over_error.max():.2f} of the estimated error norm")  # fmt: skip
-    text = ("Re-quantizing the tested matrices with their own GGUF type (the other control one could run): "
-            + ("; ".join(parts) if parts else "no tested matrix has a type `gguf` can quantize") + ".")
+    text = (
+        "Re-quantizing the tested matrices with their own GGUF type (the other control one could run): "
+        + ("; ".join(parts) if parts else "no tested matrix has a type `gguf` can quantize")
+        + "."
+    )
     if len(done) and (done.changed_share == 0).all():
         text += " The weights come back unchanged: that arm adds no noise, so it cannot test noise removal."
     if len(skipped):
-        text += (f" {', '.join(sorted(set(skipped.qtype)))} ({', '.join(sorted(set(skipped.model)))}) cannot be "
-                 "re-quantized here (`gguf` has no K-type quantizer), so the added noise above is the only arm there.")
+        text += (
+            f" {', '.join(sorted(set(skipped.qtype)))} ({', '.join(sorted(set(skipped.model)))}) cannot be "
+            "re-quantized here (`gguf` has no K-type quantizer), so the added noise above is the only arm there."
+        )
     return text

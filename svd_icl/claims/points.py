@@ -61,7 +61,8 @@ def baseline(task: str, majority_rate: float) -> float:
     return max(1.0 / get_task(task).num_classes, float(majority_rate))
 
 
-def _unpruned(g: pd.DataFrame) -> pd.Series:
+def unpruned_row(g: pd.DataFrame) -> pd.Series:
+    """The unpruned point (clip rate 0) of one sweep group: the reference every truncation is compared with."""
     base = g[g.clip_rate == 0.0]
     if base.empty:
         raise ValueError("a sweep group has no clip rate 0 (the unpruned reference); include 0 in clip_rates")
@@ -80,7 +81,7 @@ def point_tests(sweeps: pd.DataFrame, group: list[str], family: list[str] | None
     rows = []
     for key, g in sweeps.groupby(group, sort=False):
         g = g.sort_values(["layer", "module", "clip_rate"])
-        ref = _unpruned(g)
+        ref = unpruned_row(g)
         base = correctness(ref)
         for _, r in g[g.clip_rate > 0].iterrows():
             rows.append(
@@ -123,7 +124,7 @@ def _adjusted(out: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["_a", "_b"])
 
 
-def _decided(out: pd.DataFrame, margin: float, sign: int = 1) -> pd.DataFrame:
+def with_outcomes(out: pd.DataFrame, margin: float, sign: int = 1) -> pd.DataFrame:
     """:func:`_adjusted`, then the margin and the outcome (:func:`svd_icl.claims.core.decide`). Rows with an
     ``informative`` column that is false are ``NOT INFORMATIVE`` in either direction (a degenerate reference:
     :func:`svd_icl.claims.sets.informative_set`)."""
@@ -179,5 +180,5 @@ def case_evidence(row, name: str, detail: str = "", note: str = "", field: str =
     return f"{name}: {row.outcome}, {detail}{value:+.1%} [{row.low:+.1%}, {row.high:+.1%}] ({', '.join(parts)})"
 
 
-def _pct(x: float) -> str:
+def pct(x: float) -> str:
     return f"{x:.1%}"

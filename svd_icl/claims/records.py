@@ -83,8 +83,10 @@ class Claim:
         if (self.control is None) != (not self.control_of):
             raise ValueError(f"claim {self.id!r}: a control needs both 'control' and 'control_of'")
         if self.family is not None and self.family < len(self.cases):
-            raise ValueError(f"claim {self.id!r}: its family ({self.family} tests) is smaller than its "
-                             f"{len(self.cases)} cases: every test that feeds the status must be in the family")
+            raise ValueError(
+                f"claim {self.id!r}: its family ({self.family} tests) is smaller than its "
+                f"{len(self.cases)} cases: every test that feeds the status must be in the family"
+            )
 
     @property
     def status(self) -> Status:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from svd_icl.claims.points import _pct
+from svd_icl.claims.points import pct
 
 
 def describe_scale(
@@ -22,9 +22,11 @@ def describe_scale(
         "shallow layers collapse": collapse.outcome,
     }
     h = helps.loc[big]
-    lines = [f"**{big}**: {int(h.few)} shots {_pct(h.accuracy_few)}, {int(h.many)} shots {_pct(h.accuracy_many)} "
-             f"over {int(h.sets)} fresh demonstration sets (baseline max(1/K, majority rate) "
-             f"{_pct(collapse.loc[big].baseline)})."]
+    lines = [
+        f"**{big}**: {int(h.few)} shots {pct(h.accuracy_few)}, {int(h.many)} shots {pct(h.accuracy_many)} "
+        f"over {int(h.sets)} fresh demonstration sets (baseline max(1/K, majority rate) "
+        f"{pct(collapse.loc[big].baseline)})."
+    ]
     same, differ = [], []
     for claim, outcomes in claims.items():
         others = ", ".join(f"{m} {outcomes.loc[m]}" for m in small if m in outcomes.index)
@@ -41,6 +43,6 @@ def describe_scale(
               else f"{pick.difference:+.1%} [{pick.low:+.1%}, {pick.high:+.1%}]")  # fmt: skip
     lines.append(
         f"The truncation the search chose for {big}, layer {pick.layer} {str(pick.module).upper()} "
-        f"ξ = {pick.clip_rate:g}, over fresh prompts: {_pct(pick.unpruned)} → {_pct(pick.selected)}, {effect}."
+        f"ξ = {pick.clip_rate:g}, over fresh prompts: {pct(pick.unpruned)} → {pct(pick.selected)}, {effect}."
     )
     return " ".join(lines)

@@ -98,11 +98,14 @@ def toy_improvement(best: pd.DataFrame, alpha: float = ALPHA, margin: float = MA
 def toy_improvement_evidence(out: pd.DataFrame) -> str:
     """:func:`toy_improvement`'s record line: per shot number the outcome, the relative decrease with its
     simultaneous interval, and m, the adjusted p, the margin and the detectable decrease."""
-    return "; ".join(
-        f"{s} shots: {r.outcome}, {r.decrease:+.2%} [{r.low:+.2%}, {r.high:+.2%}] (m = {r.m}, adjusted "
-        f"{fmt_p(r.p_adj)}, margin {r.margin:.0%}, detects {r.mde:+.2%})"
-        for s, r in zip(out.index, out.itertuples())
-    ) + " (relative decrease of the error, the best of the m truncations at each shot number)"
+    return (
+        "; ".join(
+            f"{s} shots: {r.outcome}, {r.decrease:+.2%} [{r.low:+.2%}, {r.high:+.2%}] (m = {r.m}, adjusted "
+            f"{fmt_p(r.p_adj)}, margin {r.margin:.0%}, detects {r.mde:+.2%})"
+            for s, r in zip(out.index, out.itertuples())
+        )
+        + " (relative decrease of the error, the best of the m truncations at each shot number)"
+    )
 
 
 def remark5_findings(trends: pd.DataFrame, first_layer_factor: float, layers: int) -> dict:
@@ -182,6 +185,3 @@ def examples_findings(random_rates: pd.DataFrame, trained_checks: pd.DataFrame, 
         "ub_bounds_trained": bool((trained_checks["fails: UB_bounds_norm"] == 0).all()),
         "aligned_factor": float(aligned.max_norm_over_UB.iloc[0]),
     }
-
-
-

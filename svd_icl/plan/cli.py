@@ -41,8 +41,10 @@ def budget_report(priced: list[Priced], minutes: float) -> str:
     further = [p for p in priced if isinstance(p.unit, Confirmation) and p.seconds > p.required_seconds]
     extra = sum(p.seconds - p.required_seconds for p in further)
     budget = minutes * 60
-    lines = [f"budget {minutes:g} min: the required work (searches, controls, runs, first looks) is about "
-             f"{fmt_minutes(required)}; further looks, if every case went to its last, about {fmt_minutes(extra)}"]
+    lines = [
+        f"budget {minutes:g} min: the required work (searches, controls, runs, first looks) is about "
+        f"{fmt_minutes(required)}; further looks, if every case went to its last, about {fmt_minutes(extra)}"
+    ]
     if required > budget:
         lines.append("the budget is shorter than the required work: the chapters still run whole, every confirmation "
                      "stops at its first look, and the build overruns by about "
@@ -70,15 +72,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--current", default=None, help="file holding the chapter being executed (--watch)")
     parser.add_argument("--build-pid", type=int, default=None, help="the build's process (--watch: others compete)")
     parser.add_argument("--check", action="store_true", help="fail unless the stored work is the planned work")
-    parser.add_argument("--budget", type=float, default=None, metavar="MIN",
-                        help="say what a build given MIN minutes for its chapters computes and may leave open")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        metavar="MIN",
+        help="say what a build given MIN minutes for its chapters computes and may leave open",
+    )
     parser.add_argument("--fill", default=None, metavar="local|auto|ADDRESS",
                         help="compute the planned sweep points on this Ray cluster, then exit")  # fmt: skip
     parser.add_argument("--workers", type=int, default=None, help="Ray workers for --fill")
-    parser.add_argument("--gpu-tflops", type=float, default=None, metavar="T",
-                        help="estimate for a device of T dense TFLOP/s at the profile's dtype, on 1 and --workers")
-    parser.add_argument("--gpu-memory", type=float, default=None, metavar="GB",
-                        help="with --gpu-tflops: fail unless each model's weights fit in GB (one device)")
+    parser.add_argument(
+        "--gpu-tflops",
+        type=float,
+        default=None,
+        metavar="T",
+        help="estimate for a device of T dense TFLOP/s at the profile's dtype, on 1 and --workers",
+    )
+    parser.add_argument(
+        "--gpu-memory",
+        type=float,
+        default=None,
+        metavar="GB",
+        help="with --gpu-tflops: fail unless each model's weights fit in GB (one device)",
+    )
     parser.add_argument("--throughput-file", default=None,
                         help="JSON file of measured GFLOP/s: written if missing, read if present")  # fmt: skip
     args = parser.parse_args(argv)
@@ -129,8 +146,11 @@ def _device_report(args: argparse.Namespace, priced: list[Priced], chapters: lis
     """The plan on a stated device (``--gpu-tflops``): its table, the memory each model needs, and whether it fits."""
     print(device_table(priced, chapters, args.gpu_tflops, args.workers or 8))
     memory = memory_needs(args.profile, chapters, planner.shapes)
-    print("memory: " + "; ".join(f"{m} {gb:.1f} GB of weights" for m, gb in memory.items())
-          + " (one copy per device, plus a layer's factors and activations; about as much disk per download)")
+    print(
+        "memory: "
+        + "; ".join(f"{m} {gb:.1f} GB of weights" for m, gb in memory.items())
+        + " (one copy per device, plus a layer's factors and activations; about as much disk per download)"
+    )
     for note in planner.shapes.notes:
         print(f"note: {note}")
     print("note: the engine's distance from the matmul floor was measured on a CPU; short rows run further from "

@@ -18,7 +18,7 @@ from svd_icl.conditioning import condition_table_path
 from svd_icl.plan.cost import SVDVALS_FLOPS_PER_MNK, EvalCost, Machine, Shapes, evaluation_cost, svd_seconds
 from svd_icl.profiles import chapter_parameters, toc_chapters
 from svd_icl.results import ResultStore, record_key
-from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, prompt_plan, unpruned_record
+from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, absolute_layer, prompt_plan, unpruned_record
 from svd_icl.work import (
     Algorithm1Run,
     ConditionSVDs,
@@ -105,10 +105,10 @@ class Planner:
         if not path.exists():
             return None
         if name not in self._stores:
-            from svd_icl.algorithm1 import KEY_FIELDS as A1_FIELDS
+            from svd_icl.algorithm1 import RUN_KEY
             from svd_icl.noise import NOISE_FILE, NOISE_KEY
 
-            fields = A1_FIELDS if kind == "algorithm1" else NOISE_KEY if name == NOISE_FILE else KEY_FIELDS
+            fields = RUN_KEY if kind == "algorithm1" else NOISE_KEY if name == NOISE_FILE else KEY_FIELDS
             self._stores[name] = ResultStore(path, fields, kind=kind)
         return self._stores[name]
 
@@ -168,7 +168,7 @@ class Planner:
     def _mean_layer(self, model: str, layers: tuple[int, ...]) -> int:
         """The layer a pick not known yet is priced at: the mean of the searched layers."""
         L = self.depth(model)
-        return round(sum((x if x >= 0 else x + L) for x in layers) / len(layers))
+        return round(sum(absolute_layer(x, L) for x in layers) / len(layers))
 
     def _stored_run(self, run: Algorithm1Run, seed: int) -> dict | None:
         """The stored Algorithm 1 run of ``run`` at ``seed``, matched on its full key (the chapter's own matcher)."""
@@ -275,8 +275,14 @@ class Planner:
         priced = Priced(unit, total=len(wanted), stored=sum(w in have for w in wanted), shared=len(shared),
                         first_missing=sum(w not in have for w in first))  # fmt: skip
         design = unit.design
-        cost = self._query_cost(unit.model, unit.task, unit.shots, unit.seed,
-                                design.queries if design.nested else design.cap, data_root=unit.data_root)
+        cost = self._query_cost(
+            unit.model,
+            unit.task,
+            unit.shots,
+            unit.seed,
+            design.queries if design.nested else design.cap,
+            data_root=unit.data_root,
+        )
         layer = deepest if deepest is not None else self._mean_layer(unit.model, unit.layers)
         L = self.depth(unit.model)
 

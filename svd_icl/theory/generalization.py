@@ -181,16 +181,23 @@ def gaussianity(V: np.ndarray, C: np.ndarray, directions: int = 5, alpha: float 
     proj = leading_projections(V, C, directions)
     m = mardia(proj)
     n = len(proj)
-    moments = {"max_abs_skew": float(np.abs(skew(proj, axis=0)).max()),
-               "max_abs_kurtosis": float(np.abs(kurtosis(proj, axis=0)).max()),
-               "skew_se": float(np.sqrt(6 * n * (n - 1) / ((n - 2) * (n + 1) * (n + 3)))),
-               "kurtosis_se": float(np.sqrt(24 * n * (n - 1) ** 2 / ((n - 3) * (n - 2) * (n + 3) * (n + 5))))}
+    moments = {
+        "max_abs_skew": float(np.abs(skew(proj, axis=0)).max()),
+        "max_abs_kurtosis": float(np.abs(kurtosis(proj, axis=0)).max()),
+        "skew_se": float(np.sqrt(6 * n * (n - 1) / ((n - 2) * (n + 1) * (n + 3)))),
+        "kurtosis_se": float(np.sqrt(24 * n * (n - 1) ** 2 / ((n - 3) * (n - 2) * (n + 3) * (n + 5)))),
+    }
     sw = holm([shapiro(proj[:5000, j]).pvalue for j in range(proj.shape[1])])
     cov = np.cov(V, rowvar=False, bias=True)
     rel = float(np.linalg.norm(cov - C) / np.linalg.norm(C)) if np.linalg.norm(C) > 0 else float("nan")
     p_min = min(m["skew_p"], m["kurt_p"], float(sw.min()))
-    return {**m, **moments, "shapiro_p_holm_min": float(sw.min()), "cov_rel_error": rel,
-            "gaussian": bool(p_min >= alpha)}
+    return {
+        **m,
+        **moments,
+        "shapiro_p_holm_min": float(sw.min()),
+        "cov_rel_error": rel,
+        "gaussian": bool(p_min >= alpha),
+    }
 
 
 def assumption1_table(stack: LinearAttentionStack, H: torch.Tensor, shots: int, n_samples: int = 2000,
