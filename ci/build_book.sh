@@ -79,10 +79,13 @@ fi
 # The plan: every point each chapter needs, how many are stored, the compute left (svd_icl.plan); then one progress
 # line a minute while the notebooks run (papermill itself only says "Executing"). The paper profile's models may
 # be out of reach here: the plan then says why and the build goes on.
-rm -f "$out/throughput.json"  # measured afresh by the first call, on the idle machine; the watcher reads it
-python -m svd_icl.plan --profile "$profile" --results "$out/results" --throughput-file "$out/throughput.json" || true
+# The first call's per-chapter estimates go beside the measured times in the README's record; the watcher logs every
+# minute check that finds another process on the cores (the record says whether the build had them to itself).
+rm -f "$out/throughput.json" "$out/plan_estimate.json" "$out/competition.log"  # measured afresh, on the idle machine
 python -m svd_icl.plan --profile "$profile" --results "$out/results" --throughput-file "$out/throughput.json" \
-  --watch 60 --current "$out/.chapter" --build-pid $$ &
+  --save "$out/plan_estimate.json" || true
+python -m svd_icl.plan --profile "$profile" --results "$out/results" --throughput-file "$out/throughput.json" \
+  --watch 60 --current "$out/.chapter" --build-pid $$ --competition-log "$out/competition.log" &
 watcher=$!
 trap 'kill $watcher 2>/dev/null || true' EXIT
 echo "{\"chapter\": \"(setup and models)\", \"seconds\": $setup_seconds}" > "$out/timings.jsonl"

@@ -378,3 +378,25 @@ def test_the_budget_report_keeps_the_required_work_and_names_the_looks_it_may_cu
     assert "may stop at the budget before their last look (1): ch: later" in text
     assert "every confirmation can reach its last look" in budget_report([first, later], 1e6)
     assert "shorter than the required work" in budget_report([first, later], required / 60 / 2)
+
+
+def test_the_record_sets_the_plans_estimate_beside_each_time_and_says_whether_the_cores_were_shared(tmp_path):
+    """The plan saves each chapter's estimate (``--save``); the README's record sets it beside the measured time and
+    says, from the watcher's log, whether another process shared the cores."""
+    import importlib.util
+    import json
+
+    assert main(["--profile", "smoke", "--results", str(tmp_path), "--chapters", "theorem2,fig5",
+                 "--save", str(tmp_path / "plan.json")]) == 0  # fmt: skip
+    saved = json.loads((tmp_path / "plan.json").read_text())["chapters"]
+    assert set(saved) == {"theorem2", "fig5"} and saved["fig5"]["seconds"] > saved["fig5"]["required_seconds"] * 0.99
+    text = record_markdown(tmp_path, ["fig5"], {"fig5": 120.0}, "Build of x", estimates={"fig5": 60.0})
+    assert "| fig5 | 2.0 min | 1.0 min |" in text
+    spec = importlib.util.spec_from_file_location("readme_record", ROOT / "ci" / "readme_record.py")
+    readme_record = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(readme_record)
+    log = tmp_path / "competition.log"
+    assert readme_record.competition_sentence(log, 600.0).startswith("No other process used more than half a core")
+    log.write_text("20:13 fig1: python (pid 7, 180% CPU)\n20:14 fig1: python (pid 7, 170% CPU)\n")
+    shared = readme_record.competition_sentence(log, 600.0)
+    assert "at 2 of the watcher's about 10 minute checks" in shared and "pid 7" in shared

@@ -5,6 +5,7 @@ planned sweep points on a Ray cluster (``--fill``)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -31,6 +32,22 @@ def fill(priced: list[Priced], results: Path, address: str, workers: int | None 
             run_sweep_ray(p.unit.config, results / p.unit.store, p.unit.dtype, address, workers, cpus_per_worker)
             computed += p.total - p.stored
     return computed
+
+
+def save_estimates(priced: list[Priced], chapters: list[str], machine: Machine, path: Path) -> None:
+    """Each chapter's estimated seconds (notebook overhead included) and its required part, as JSON at ``path``: the
+    README's record sets them beside the measured times."""
+    from svd_icl.plan.cost import NOTEBOOK_OVERHEAD_S
+
+    out = {
+        name: {
+            "seconds": sum(p.seconds for p in priced if p.chapter == name) + NOTEBOOK_OVERHEAD_S,
+            "required_seconds": sum(p.required_seconds for p in priced if p.chapter == name) + NOTEBOOK_OVERHEAD_S,
+        }
+        for name in chapters
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"chapters": out, "gflops": machine.gflops}, indent=1))
 
 
 def budget_report(priced: list[Priced], minutes: float) -> str:
@@ -96,6 +113,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="GB",
         help="with --gpu-tflops: fail unless each model's weights fit in GB (one device)",
     )
+    parser.add_argument(
+        "--save",
+        default=None,
+        metavar="FILE",
+        help="write each chapter's estimated seconds (and the machine's GFLOP/s) to FILE as JSON",
+    )
+    parser.add_argument(
+        "--competition-log",
+        default=None,
+        metavar="FILE",
+        help="--watch: append each check that found other processes on the cores to FILE",
+    )
     parser.add_argument("--throughput-file", default=None,
                         help="JSON file of measured GFLOP/s: written if missing, read if present")  # fmt: skip
     args = parser.parse_args(argv)
@@ -117,15 +146,21 @@ def main(argv: list[str] | None = None) -> int:
         planner = Planner(results, machine)
         chapters = args.chapters.split(",") if args.chapters else toc_chapters()
         if args.watch:
-            watch(args.profile, planner, args.watch, Path(args.current) if args.current else None, args.build_pid)
+            current = Path(args.current) if args.current else None
+            log = Path(args.competition_log) if args.competition_log else None
+            watch(args.profile, planner, args.watch, current, args.build_pid, log)
             return 0
         priced = build_plan(args.profile, results, chapters, planner)
+        if args.throughput_file and args.gpu_tflops is None:  # keep what pricing measured (another dtype) for later
+            Path(args.throughput_file).write_text(json.dumps(machine.gflops))
     except (ValueError, OSError) as exc:
         print(f"svd-icl plan: error: {exc}", file=sys.stderr)
         return 2
     if args.gpu_tflops is not None:
         return _device_report(args, priced, chapters, planner)
     print(plan_table(priced, chapters, machine.throughput()))
+    if args.save:
+        save_estimates(priced, chapters, machine, Path(args.save))
     for note in planner.shapes.notes:
         print(f"note: {note}")
     if args.budget is not None:

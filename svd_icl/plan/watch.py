@@ -49,10 +49,12 @@ class Pace:
         return left * (now - self.idle_until) / done
 
 
-def watch(profile: str, planner: Planner, interval: float, current: Path | None, build_pid: int | None = None) -> None:
+def watch(profile: str, planner: Planner, interval: float, current: Path | None, build_pid: int | None = None,
+          competition_log: Path | None = None) -> None:  # fmt: skip
     """Print one progress line every ``interval`` seconds until killed: the chapter running, its points stored /
     needed, the whole book's, elapsed time and the ETA (the plan's estimate of what is left, rescaled by the pace
-    measured so far); and a warning when other processes compete for the cores."""
+    measured so far); and a warning when other processes compete for the cores, also appended to
+    ``competition_log`` (the README's record says whether the build had the cores to itself)."""
     import psutil
 
     chapters = toc_chapters()
@@ -74,6 +76,9 @@ def watch(profile: str, planner: Planner, interval: float, current: Path | None,
               f" · book {sum(p.stored for p in priced)}/{sum(p.total for p in priced)} points"
               f" · elapsed {fmt_minutes(time.time() - start)} · ETA {fmt_minutes(eta)}", flush=True)  # fmt: skip
         busy = competing_processes(build_pid)
+        if busy and competition_log is not None:
+            with competition_log.open("a") as fh:
+                fh.write(f"{time.strftime('%H:%M')} {now}: {', '.join(busy[:3])}\n")
         if busy:
             print(f"[build] warning: other processes share the {os.cpu_count()} cores and slow this build: "
                   + ", ".join(busy[:3]), flush=True)  # fmt: skip
