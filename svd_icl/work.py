@@ -110,6 +110,12 @@ class FormatControl(Unit):
     store: ClassVar[str] = "formats.jsonl"
     kind: ClassVar[str] = "formats"
 
+    def config(self) -> SweepConfig:
+        """The control's queries and demonstrations (the search's validation rows); the control itself sets the
+        layer, module and clip rate of each point it scores (:func:`svd_icl.formats.format_control`)."""
+        return SweepConfig(model=self.model, task=self.task, layers=[0], shots=self.shots, seed=self.seed,
+                           split="validation", n=self.n, data_root=self.data_root)  # fmt: skip
+
 
 @dataclass(frozen=True, kw_only=True)
 class NoiseControl(Unit):
@@ -126,6 +132,12 @@ class NoiseControl(Unit):
     data_root: str | None = None
     store: ClassVar[str] = "noise.jsonl"
     kind: ClassVar[str] = "noise"
+
+    def config(self, layer: int) -> SweepConfig:
+        """The control's held-out rows at the pick's ``layer`` (its module and clip rate are set by
+        :func:`svd_icl.noise.noise_control`)."""
+        return SweepConfig(model=self.model, task=self.task, layers=[layer], shots=self.shots, seed=self.seed,
+                           split="test", n=self.n, data_root=self.data_root)  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

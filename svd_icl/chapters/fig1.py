@@ -122,24 +122,30 @@ def work(p: dict, facts: Facts) -> list[Unit]:
                 layers=layers,
             )
         )
-        out.append(
-            FormatControl(
-                chapter="fig1",
-                label=f"{model}/{task} format control",
-                model=model,
-                task=task,
-                shots=shots,
-                seed=p["seed"],
-                n=p["n_search"].get(task),
-                layers=layers,
-            )
-        )
-        levels = tuple(v for v in p.get("noise_levels", []) if v > 0)
-        if levels and model in BUNDLED:  # the quantization-noise control: a quantized checkpoint only
-            out.append(NoiseControl(chapter="fig1", label=f"{model}/{task} noise control", model=model, task=task,
-                                    shots=shots, seed=p["seed"], n=noise_queries(p, task), levels=levels,
-                                    noise_seed=p.get("noise_seed", 0), layers=layers))  # fmt: skip
+        out.append(format_unit(p, model, task))
+        noise = noise_unit(p, model, task)
+        if noise is not None:
+            out.append(noise)
     return out
+
+
+def format_unit(p: dict, model: str, task: str) -> FormatControl:
+    """The prompt-format control of (``model``, ``task``): the search's validation rows under each format variant."""
+    return FormatControl(chapter="fig1", label=f"{model}/{task} format control", model=model, task=task,
+                         shots=p["shots"].get(task), seed=p["seed"], n=p["n_search"].get(task),
+                         layers=tuple(p.get("layers_by_task", {}).get(task, p["layers"])))  # fmt: skip
+
+
+def noise_unit(p: dict, model: str, task: str) -> NoiseControl | None:
+    """The quantization-noise control of (``model``, ``task``)'s pick, or None where it does not apply (no positive
+    noise level, or a model that is not a quantized checkpoint: no rounding error to mimic)."""
+    levels = tuple(v for v in p.get("noise_levels", []) if v > 0)
+    if not levels or model not in BUNDLED:
+        return None
+    return NoiseControl(chapter="fig1", label=f"{model}/{task} noise control", model=model, task=task,
+                        shots=p["shots"].get(task), seed=p["seed"], n=noise_queries(p, task), levels=levels,
+                        noise_seed=p.get("noise_seed", 0),
+                        layers=tuple(p.get("layers_by_task", {}).get(task, p["layers"])))  # fmt: skip
 
 
 def search_config(p: dict, model: str, task: str) -> SweepConfig:
