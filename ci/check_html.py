@@ -8,7 +8,7 @@ formulas (``mjx-container`` elements in the live DOM: math rendered by the local
 without network).  We drive Chromium through
 the DevTools protocol rather than ``--dump-dom`` because only the live page knows whether an image decoded.
 
-    python ci/check_html.py build/smoke [--screenshot out.png]
+    python ci/check_html.py build/smoke [--screenshot fig1.png] [--screenshot-first intro.png]
 """
 
 from __future__ import annotations
@@ -209,7 +209,8 @@ def first_page_problems(dev: DevTools, build_dir: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build_dir", type=Path, help="a book build folder, e.g. build/smoke")
-    parser.add_argument("--screenshot", type=Path, help="save a PNG of the first page checked")
+    parser.add_argument("--screenshot", type=Path, help="save a PNG of the first chapter page checked")
+    parser.add_argument("--screenshot-first", type=Path, help="save a PNG of the book's first page (the findings)")
     parser.add_argument("--port", type=int, default=9333)
     args = parser.parse_args()
 
@@ -236,7 +237,10 @@ def main() -> None:
             if i == 0 and args.screenshot:
                 shot = dev.call("Page.captureScreenshot", format="png")
                 args.screenshot.write_bytes(base64.b64decode(shot["data"]))
-        wrong = first_page_problems(dev, args.build_dir)
+        wrong = first_page_problems(dev, args.build_dir)  # leaves the first page loaded
+        if args.screenshot_first:
+            shot = dev.call("Page.captureScreenshot", format="png")
+            args.screenshot_first.write_bytes(base64.b64decode(shot["data"]))
         print(
             f"{'FAIL' if wrong else 'ok  '} book/intro.html: the findings and the forest plot"
             + (f" -- {'; '.join(wrong)}" if wrong else "")

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from svd_icl.claims.core import FAILS, HOLDS, NOT_INFORMATIVE, UNDETERMINED
 from svd_icl.claims.records import Claim
 from svd_icl.summary import load
@@ -222,21 +224,32 @@ def outlook(records: list[tuple[str, Claim]]) -> str:
     return "**What could change at the paper's scale.** " + " ".join(lines) if lines else ""
 
 
-def models_table() -> str:
+def models_frame() -> pd.DataFrame:
     """The book's models beside the paper's: parameters, decoder layers and the format they are run in."""
     from svd_icl.models import BUNDLED
     from svd_icl.plan import PUBLISHED_CONFIGS, model_size
 
-    rows = ["| Model | Parameters | Layers | Format | In |", "|---|---|---|---|---|"]
+    def size(params: int) -> str:
+        return f"{params / 1e9:.1f}B" if params >= 1e9 else f"{params / 1e6:.0f}M"
+
+    rows = []
     for name, m in BUNDLED.items():
         params, layers = model_size(name)
         fmt = m.description.split(", ")[-1].split(" (")[0]
-        size = f"{params / 1e9:.1f}B" if params >= 1e9 else f"{params / 1e6:.0f}M"
-        rows.append(f"| {name} | {size} | {layers} | {fmt}, de-quantized, float32 | this book |")
+        rows.append((name, size(params), layers, f"{fmt}, de-quantized, float32", "this book"))
     for name in PUBLISHED_CONFIGS:
         params, layers = model_size(name)
-        rows.append(f"| {name} | {params / 1e9:.1f}B | {layers} | float16 | the paper (`paper` profile) |")
-    return "\n".join(rows)
+        rows.append((name, size(params), layers, "float16", "the paper (`paper` profile)"))
+    return pd.DataFrame(rows, columns=["Model", "Parameters", "Layers", "Format", "In"])
+
+
+def models_table() -> str:
+    """:func:`models_frame` as a Markdown pipe table, for a MyST page (a notebook shows the frame itself: myst-nb
+    parses Markdown outputs as CommonMark, which has no tables)."""
+    frame = models_frame()
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
 
 
 def write(results_dir: str | Path, chapters: list[str], out: str | Path) -> str:

@@ -71,7 +71,7 @@ def test_every_notebook_is_in_the_book():
 
 HIDDEN = ("remove-cell", "remove-input")
 # What a hidden cell may call: it formats what visible cells computed (no decision, no claim assembly there).
-FORMATTING = {"Markdown", "HTML", "print", "forest_plot", "models_table", "prompts_paragraph",
+FORMATTING = {"Markdown", "HTML", "print", "forest_plot", "models_frame", "prompts_paragraph",
               "outlook", "claims_html", "controls_html", "join", "items", "itertuples", "iterrows", "upper", "loc",
               "set_index", "reset_index", "by_model", "len", "int", "float", "str", "zip", "list", "dict", "bool",
               "concat", "any", "to_dict", "get"}  # fmt: skip

@@ -79,3 +79,13 @@ def test_figure_3_with_one_module_undetermined_and_one_refuted_is_not_reproduced
     grows = next(c for c in fig3.claims(raw, raw, {}, "max") if c.id == fig3.GROWS)
     assert grows.status == "not reproduced" and grows.counts == "2 hold / 1 refuted / 1 undetermined"
     assert grows.family == 4 and [c.name for c in grows.cases] == ["a ATTN", "a MLP", "b ATTN", "b MLP"]
+
+
+def test_a_case_names_its_shot_number_once():
+    """The deciding number of a finding says how many demonstrations the prompt had, unless the case's own name does
+    (Figure 2's cases are named by their shot number)."""
+    effect = Effect(-0.062, -0.488, 0.386, shots=0, reported=0.003)
+    named = Case("smollm2-135m 0 shots", UNDETERMINED, effect=effect).effect_text()
+    plain = Case("smollm2-135m/sst2", UNDETERMINED, effect=effect).effect_text()
+    assert named.count("0 shots") == 1 and named.startswith("smollm2-135m 0 shots -6.2% [-48.8%, +38.6%]")
+    assert plain.startswith("smollm2-135m/sst2 at 0 shots -6.2%") and plain.endswith("the paper reports +0.3%")

@@ -48,7 +48,7 @@ class Case:
         if e is None or not all(map(math.isfinite, (e.difference, e.low, e.high))):
             return f"{self.name}: {self.outcome}"
         paper = f"; the paper reports {e.reported:+.1%}" if e.reported is not None else ""
-        shots = f" at {e.shots} shots" if e.shots is not None else ""
+        shots = f" at {e.shots} shots" if e.shots is not None and f"{e.shots} shots" not in self.name else ""
         return f"{self.name}{shots} {e.difference:+.1%} [{e.low:+.1%}, {e.high:+.1%}]{paper}"
 
 
