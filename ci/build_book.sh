@@ -9,16 +9,20 @@
 #   bash ci/build_book.sh default --budget 30  # no confirmation starts a further look of fresh demonstration
 #                                    # sets after 30 minutes (setup excluded); every chapter still runs, and a case
 #                                    # left open says so (svd_icl.chapters.confirmation.Budget)
+#   bash ci/build_book.sh paper-dry --no-book  # execute the notebooks only, render no site (the tests' dry run:
+#                                    # the smoke build already checks the rendering)
 # Executed notebooks and the site land in build/<profile>/ (HTML: build/<profile>/_build/html/index.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=default
 budget=""
+render=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --budget) budget=${2:-}; shift 2 || { echo "--budget needs a number of minutes" >&2; exit 2; } ;;
     --budget=*) budget=${1#--budget=}; shift ;;
-    -*) echo "unknown option '$1': use --budget MINUTES" >&2; exit 2 ;;
+    --no-book) render=0; shift ;;
+    -*) echo "unknown option '$1': use --budget MINUTES or --no-book" >&2; exit 2 ;;
     *) profile=$1; shift ;;
   esac
 done
@@ -107,6 +111,11 @@ for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
 done
 kill $watcher 2>/dev/null || true
 
+if [ "$render" = 0 ]; then
+  echo "{\"chapter\": \"(whole build)\", \"seconds\": $SECONDS}" >> "$out/timings.jsonl"
+  echo "executed notebooks: $src/notebooks ($SECONDS s; --no-book: no site rendered)"
+  exit 0
+fi
 # The first page opens with what the reproduction found, generated from the chapters' verdict files.
 python -m svd_icl.findings "$out/results" "$src/book" \
   $(python -c "from svd_icl.profiles import chapter_parameters as p; print(' '.join(p('summary')['chapters']))")

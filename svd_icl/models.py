@@ -161,6 +161,21 @@ def _sha256_of(path: Path, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
+def bundled_config(name: str):
+    """The architecture config of bundled model ``name`` without converting its weights: from the converted
+    directory when it exists, else from the GGUF's metadata (seconds, where a conversion takes minutes). What a
+    page that only describes a model (its size, its depth) or the build plan needs."""
+    from transformers import AutoConfig
+
+    if name not in BUNDLED:
+        raise ValueError(f"unknown bundled model {name!r}; bundled: {', '.join(BUNDLED)}")
+    converted = cache_root() / "models" / name
+    if (converted / "svd_icl_source.json").exists():
+        return AutoConfig.from_pretrained(str(converted))
+    gguf = BUNDLED[name].locate_gguf()
+    return AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+
+
 def bundled_dir(name: str) -> Path:
     """Directory with the converted safetensors model ``name``; converts the GGUF on first use."""
     if name not in BUNDLED:

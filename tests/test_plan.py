@@ -400,3 +400,17 @@ def test_the_record_sets_the_plans_estimate_beside_each_time_and_says_whether_th
     log.write_text("20:13 fig1: python (pid 7, 180% CPU)\n20:14 fig1: python (pid 7, 170% CPU)\n")
     shared = readme_record.competition_sentence(log, 600.0)
     assert "at 2 of the watcher's about 10 minute checks" in shared and "pid 7" in shared
+
+
+def test_a_bundled_models_shape_comes_from_its_file_without_converting_it(tmp_path, monkeypatch):
+    """Pricing a model, or printing its size on the summary page, must not convert its GGUF (minutes for the 1.5B
+    model): with an empty cache the shapes come from the file's metadata and agree with the converted model's."""
+    import svd_icl.models as models
+
+    converted = Shapes().model("smollm2-135m").config  # this machine's converted copy (setup made it)
+    monkeypatch.setenv("SVD_ICL_CACHE", str(tmp_path))
+    monkeypatch.setattr(models, "bundled_dir", lambda name: pytest.fail(f"{name} was converted"))
+    from_file = Shapes().model("smollm2-135m").config
+    fields = ("num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
+              "vocab_size", "tie_word_embeddings")  # fmt: skip
+    assert {f: getattr(from_file, f) for f in fields} == {f: getattr(converted, f) for f in fields}

@@ -151,9 +151,11 @@ class Shapes:
             import torch
             from transformers import AutoConfig, AutoModelForCausalLM
 
-            from svd_icl.models import resolve
+            from svd_icl.models import BUNDLED, bundled_config, model_map, resolve
 
-            if self.offline_stand_in(name):
+            if model_map().get(name, name) in BUNDLED:  # its config alone: no weight conversion to price it
+                config = bundled_config(model_map().get(name, name))
+            elif self.offline_stand_in(name):
                 fields = dict(PUBLISHED_CONFIGS[name])
                 config = AutoConfig.for_model(fields.pop("model_type"), **fields)
                 self._note(f"{name}: shapes from its published config.json (the Hub copy is not in the local cache)")
