@@ -19,6 +19,11 @@ def run(capsys, args):
     return code, err
 
 
+def _argv(command: str, args: dict, change: dict) -> list[str]:
+    """``command`` with ``args`` as flag-value pairs, ``change`` overriding them."""
+    return [command, *[x for kv in {**args, **change}.items() for x in kv]]
+
+
 def sweep(ckpt, tmp, **change):
     args = {
         "--model": str(ckpt / "model"),
@@ -31,8 +36,7 @@ def sweep(ckpt, tmp, **change):
         "--data-dir": str(ckpt / "data"),
         "--out": str(tmp / "out.jsonl"),
     }
-    args.update(change)
-    return ["sweep", *[x for kv in args.items() for x in kv]]
+    return _argv("sweep", args, change)
 
 
 def algorithm1(ckpt, tmp, **change):
@@ -45,8 +49,7 @@ def algorithm1(ckpt, tmp, **change):
         "--shots": "2",
         "--data-dir": str(ckpt / "data"),
     }
-    args.update(change)
-    return ["algorithm1", *[x for kv in args.items() for x in kv]]
+    return _argv("algorithm1", args, change)
 
 
 def bad_data(tmp, content):

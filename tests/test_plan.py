@@ -62,8 +62,6 @@ def test_confirmations_on_the_same_queries_share_their_unpruned_points(checkpoin
     """Algorithm 1's confirmations run on Figure 1's query blocks and fresh sets: their unpruned and 0-shot points
     are the earlier confirmation's, but a pick is a pick of one module. The plan prices the points
     :func:`svd_icl.confirm.confirmation_configs` lists, the function the chapters run."""
-    from svd_icl.confirm import Selection, confirm
-
     base = _confirmation(checkpoint)
 
     def need(**change):
@@ -73,21 +71,20 @@ def test_confirmations_on_the_same_queries_share_their_unpruned_points(checkpoin
     first, mlp = planner.price(need()), planner.price(need(module="mlp"))
     # 2 sets and 1 tuned block, each an unpruned and a picked point, and the 0-shot points of the 2 blocks
     assert first.total == 8 and first.stored == 0 and mlp.stored == 5 and 0 < mlp.seconds < first.seconds
-    confirm(
-        tiny_model("llama"),
-        tiny_tokenizer(),
-        Selection(base.model, "sst2", 2, "mlp", 0.5),
-        tmp_path / "sweeps.jsonl",
-        2,
-        0,
-        base.design,
-        2,
-        data_root=base.data_root,
-        progress=False,
-    )
+    _store_confirmation(tmp_path, base, layer=2)
     later = Planner(tmp_path)
     done, attn = later.price(need(module="mlp")), later.price(need(module="attn"))
     assert (done.stored, done.total, done.seconds) == (8, 8, 0) and attn.stored == 5 and attn.seconds > 0
+
+
+def _store_confirmation(results, unit: Confirmation, layer: int) -> None:
+    """Run :func:`svd_icl.confirm.confirm` on the tiny model for ``unit`` (its MLP at layer ``layer``, xi = 0.5,
+    two sets), storing its points in ``results``."""
+    from svd_icl.confirm import Selection, confirm
+
+    confirm(tiny_model("llama"), tiny_tokenizer(), Selection(unit.model, "sst2", layer, "mlp", 0.5),
+            results / "sweeps.jsonl", unit.shots, unit.seed, unit.design, 2, data_root=unit.data_root,
+            progress=False)  # fmt: skip
 
 
 def _confirmation(checkpoint, **change) -> Confirmation:
@@ -107,8 +104,6 @@ def test_a_zero_shot_confirmation_is_the_tuned_rows_and_is_stored_whole_by_confi
     """At 0 shots there are no demonstrations to vary: the confirmation is the pick and the unpruned model (which is
     the 0-shot reference itself) on the tuned arm's blocks, and :func:`svd_icl.confirm.confirm` stores exactly
     those."""
-    from svd_icl.confirm import Selection, confirm
-
     planner = Planner(tmp_path)
     params = chapter_parameters("fig2", "smoke")
     zero = next(u for u in chapter_work("fig2", params, planner) if u.kind == "confirmation" and u.shots == 0)
@@ -118,18 +113,7 @@ def test_a_zero_shot_confirmation_is_the_tuned_rows_and_is_stored_whole_by_confi
     assert (cold.total, cold.stored) == (2, 0) and cold.seconds > 0
     two = Planner(tmp_path).price(dataclasses.replace(need, shots=2))
     assert two.total == 8  # with demonstrations: 2 fresh sets and the tuned prompt, and the 0-shot references
-    confirm(
-        tiny_model("llama"),
-        tiny_tokenizer(),
-        Selection(need.model, "sst2", 1, "mlp", 0.5),
-        tmp_path / "sweeps.jsonl",
-        0,
-        0,
-        need.design,
-        2,
-        data_root=need.data_root,
-        progress=False,
-    )
+    _store_confirmation(tmp_path, need, layer=1)
     warm = Planner(tmp_path).price(need)
     assert (warm.stored, warm.seconds) == (2, 0)
 

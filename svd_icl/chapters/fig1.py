@@ -107,7 +107,7 @@ def work(p: dict, facts: Facts) -> list[Unit]:
     control and, on a quantized checkpoint with noise levels, the quantization-noise control."""
     out: list[Unit] = []
     for model, task in p["runs"]:
-        layers = tuple(p.get("layers_by_task", {}).get(task, p["layers"]))
+        layers = searched_layers(p, task)
         shots = p["shots"].get(task)
         out.append(Sweep(chapter="fig1", label=f"{model}/{task} search", config=search_config(p, model, task)))
         out.append(
@@ -129,11 +129,16 @@ def work(p: dict, facts: Facts) -> list[Unit]:
     return out
 
 
+def searched_layers(p: dict, task: str) -> tuple[int, ...]:
+    """The layers searched for ``task``: its own list in ``layers_by_task``, else ``layers``."""
+    return tuple(p.get("layers_by_task", {}).get(task, p["layers"]))
+
+
 def format_unit(p: dict, model: str, task: str) -> FormatControl:
     """The prompt-format control of (``model``, ``task``): the search's validation rows under each format variant."""
     return FormatControl(chapter="fig1", label=f"{model}/{task} format control", model=model, task=task,
                          shots=p["shots"].get(task), seed=p["seed"], n=p["n_search"].get(task),
-                         layers=tuple(p.get("layers_by_task", {}).get(task, p["layers"])))  # fmt: skip
+                         layers=searched_layers(p, task))  # fmt: skip
 
 
 def noise_unit(p: dict, model: str, task: str) -> NoiseControl | None:
@@ -145,12 +150,12 @@ def noise_unit(p: dict, model: str, task: str) -> NoiseControl | None:
     return NoiseControl(chapter="fig1", label=f"{model}/{task} noise control", model=model, task=task,
                         shots=p["shots"].get(task), seed=p["seed"], n=noise_queries(p, task), levels=levels,
                         noise_seed=p.get("noise_seed", 0),
-                        layers=tuple(p.get("layers_by_task", {}).get(task, p["layers"])))  # fmt: skip
+                        layers=searched_layers(p, task))  # fmt: skip
 
 
 def search_config(p: dict, model: str, task: str) -> SweepConfig:
     """The exploratory search of (``model``, ``task``): every layer, module and clip rate on validation queries."""
-    return SweepConfig(model=model, task=task, layers=p.get("layers_by_task", {}).get(task, p["layers"]),
+    return SweepConfig(model=model, task=task, layers=list(searched_layers(p, task)),
                        modules=p["modules"], clip_rates=p["clip_rates"], shots=p["shots"].get(task), seed=p["seed"],
                        split="validation", n=p["n_search"].get(task))  # fmt: skip
 

@@ -153,8 +153,9 @@ class Shapes:
 
             from svd_icl.models import BUNDLED, bundled_config, model_map, resolve
 
-            if model_map().get(name, name) in BUNDLED:  # its config alone: no weight conversion to price it
-                config = bundled_config(model_map().get(name, name))
+            mapped = model_map().get(name, name)
+            if mapped in BUNDLED:  # its config alone: no weight conversion to price it
+                config = bundled_config(mapped)
             elif self.offline_stand_in(name):
                 fields = dict(PUBLISHED_CONFIGS[name])
                 config = AutoConfig.for_model(fields.pop("model_type"), **fields)
