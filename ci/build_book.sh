@@ -7,8 +7,11 @@
 #   bash ci/build_book.sh paper-dry  # the paper's parameter files on CPU in minutes: its models mapped to random
 #                                    # stand-ins of their family and depth (ci/paper_dry_models.yaml), few queries
 #   bash ci/build_book.sh default --budget 30  # no confirmation starts a further look of fresh demonstration
-#                                    # sets after 30 minutes (setup excluded); every chapter still runs, and a case
-#                                    # left open says so (svd_icl.chapters.confirmation.Budget)
+#                                    # sets after 30 minutes (setup excluded), nor one that would leave the later
+#                                    # chapters' first looks no time before then; every chapter still runs, and a
+#                                    # case left open says so (svd_icl.chapters.confirmation.Budget). The default
+#                                    # profile has a budget of 80 minutes (the book cold in about 90 on 2 cores);
+#                                    # --budget none lifts it.
 #   bash ci/build_book.sh paper-dry --no-book  # execute the notebooks only, render no site (the tests' dry run:
 #                                    # the smoke build already checks the rendering)
 # Executed notebooks and the site land in build/<profile>/ (HTML: build/<profile>/_build/html/index.html).
@@ -22,14 +25,16 @@ while [ $# -gt 0 ]; do
     --budget) budget=${2:-}; shift 2 || { echo "--budget needs a number of minutes" >&2; exit 2; } ;;
     --budget=*) budget=${1#--budget=}; shift ;;
     --no-book) render=0; shift ;;
-    -*) echo "unknown option '$1': use --budget MINUTES or --no-book" >&2; exit 2 ;;
+    -*) echo "unknown option '$1': use --budget MINUTES|none or --no-book" >&2; exit 2 ;;
     *) profile=$1; shift ;;
   esac
 done
 case "$profile" in default|full|smoke|paper|paper-dry) ;;
   *) echo "unknown profile '$profile': use default, full, smoke, paper or paper-dry" >&2; exit 2;; esac
+[ -n "$budget" ] || [ "$profile" != default ] || budget=80  # the default book: about 90 minutes cold, setup included
+[ "$budget" != none ] || budget=""
 if [ -n "$budget" ] && ! [[ "$budget" =~ ^[0-9]+$ && "$budget" -gt 0 ]]; then
-  echo "--budget $budget: give a whole number of minutes >= 1" >&2; exit 2
+  echo "--budget $budget: give a whole number of minutes >= 1, or none" >&2; exit 2
 fi
 
 bash ci/setup.sh
@@ -74,7 +79,7 @@ echo "== setup and models: $SECONDS s"
 setup_seconds=$SECONDS
 # A time budget for the chapters: after it, no confirmation starts a further look (each case states where it
 # stopped; every stated interval keeps its level, as alpha is spent per look).
-unset SVD_ICL_BUDGET_END
+unset SVD_ICL_BUDGET_END SVD_ICL_BUDGET_RESERVE
 if [ -n "$budget" ]; then
   export SVD_ICL_BUDGET_END=$(( $(date +%s) + budget * 60 ))
   echo "== budget: $budget min for the chapters (until $(date -d @"$SVD_ICL_BUDGET_END" +%H:%M))"
@@ -103,6 +108,8 @@ for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
   [ -z "$files" ] || mapfile -t args <<< "$files"
   echo "== executing $name ($profile)"
   echo "$name" > "$out/.chapter"
+  # The budget keeps the required work of the chapters after this one (the plan's estimate at the start).
+  [ -z "$budget" ] || export SVD_ICL_BUDGET_RESERVE=$(python ci/budget_reserve.py "$out/plan_estimate.json" "$name")
   start=$SECONDS
   papermill "$nb" "$src/notebooks/$name.ipynb" --cwd "$src/notebooks" -k python3 --log-level WARNING \
     "${args[@]}"

@@ -270,6 +270,35 @@ def test_the_sequential_runner_stops_when_decided_futile_or_at_the_budget():
     assert over.stopped.iloc[0].startswith("stopped at the budget after 4 sets; the next look (8 sets) would take")
 
 
+def test_open_cases_take_their_looks_in_turn_and_the_budget_keeps_the_later_chapters_time():
+    """Every case's first look comes before any case's second (the time goes to the cases still open, in turn); a
+    budget whose deadline is still ahead stops the further looks once the later chapters' reserved work would no
+    longer end by it."""
+    import time
+
+    from svd_icl.chapters.confirmation import Budget, confirm_cases
+
+    open_case = [0.05, 0.02, 0.06, 0.03, 0.05, 0.03, 0.06, 0.02, 0.04, 0.05, 0.03, 0.04]
+    cases = {("m", "sst2"): open_case, ("m", "emoc"): open_case[::-1]}
+    asked = []
+
+    def run(key, sets):
+        asked.append((key[1], sets))
+        return _confirmation(cases[key][:sets]).assign(task=key[1])
+
+    confirm_cases(run, list(cases), ["model", "task"], Looks((4, 8, 12)), 0.02)
+    assert asked[:4] == [("sst2", 4), ("emoc", 4), ("sst2", 8), ("emoc", 8)]
+    asked.clear()
+    ahead = time.time() + 3600
+    over, _, _ = confirm_cases(run, list(cases), ["model", "task"], Looks((4, 8, 12)), 0.02,
+                               budget=Budget(ahead, reserve=3600 + 60))  # fmt: skip
+    assert asked == [("sst2", 4), ("emoc", 4)] and over.look.tolist() == [1, 1]
+    assert over.stopped.str.startswith("stopped at the budget after 4 sets").all()
+    asked.clear()
+    confirm_cases(run, list(cases), ["model", "task"], Looks((4, 8, 12)), 0.02, budget=Budget(ahead, reserve=60))
+    assert ("sst2", 8) in asked
+
+
 def test_sets_that_share_their_queries_are_decided_on_the_crossed_design():
     """Small test splits score every set on the same queries: the interval then comes from the two-way table."""
     points = _confirmation([0.12, 0.10, 0.11, 0.13])

@@ -37,10 +37,10 @@ def test_parameters_cell_and_profiles(path):
     }  # every name the cell assigns, by Python's own parser
     assert names == assigned, f"papermill cannot parse parameters {sorted(assigned - names)} of {path.name}"
     assert "results_dir" in names
-    for profile in ("smoke", "paper", "full"):
+    for profile in ("smoke", "paper", "full", "default"):
         pfile = ROOT / "params" / path.stem / f"{profile}.yaml"
-        if profile == "full" and not pfile.exists():
-            continue  # the full profile runs a chapter without a file at its defaults
+        if profile in ("full", "default") and not pfile.exists():
+            continue  # the profile runs a chapter without a file at the notebook's defaults
         assert pfile.exists(), f"missing profile {pfile}"
         unknown = set(yaml.safe_load(pfile.read_text()) or {}) - names
         assert not unknown, f"{pfile.name} sets parameters the notebook does not have: {sorted(unknown)}"

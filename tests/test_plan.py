@@ -264,7 +264,8 @@ def test_the_build_and_the_plan_read_one_profile_table(capsys):
 
     assert profiles_main(["fig1", "paper-dry"]) == 0
     assert capsys.readouterr().out.split() == ["-f", "params/fig1/paper.yaml", "-f", "params/fig1/paper-dry.yaml"]
-    assert parameter_files("fig3", "full") == [] and parameter_files("fig1", "default") == []
+    assert parameter_files("fig3", "full") == [] and parameter_files("fig3", "default") == []
+    assert parameter_files("fig1", "default") == [ROOT / "params" / "fig1" / "default.yaml"]
     assert profiles_main(["fig1", "fast"]) == 2 and "unknown profile 'fast'" in capsys.readouterr().err
     script = (ROOT / "ci" / "build_book.sh").read_text()
     assert "python -m svd_icl.profiles" in script and "params/$name" not in script
@@ -384,6 +385,13 @@ def test_the_record_sets_the_plans_estimate_beside_each_time_and_says_whether_th
     log.write_text("20:13 fig1: python (pid 7, 180% CPU)\n20:14 fig1: python (pid 7, 170% CPU)\n")
     shared = readme_record.competition_sentence(log, 600.0)
     assert "at 2 of the watcher's about 10 minute checks" in shared and "pid 7" in shared
+    # what a budget keeps for the chapters after one (ci/budget_reserve.py): their required seconds, from that file
+    spec = importlib.util.spec_from_file_location("budget_reserve", ROOT / "ci" / "budget_reserve.py")
+    budget_reserve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(budget_reserve)
+    assert budget_reserve.reserve(tmp_path / "plan.json", "theorem2") == saved["fig5"]["required_seconds"]
+    assert budget_reserve.reserve(tmp_path / "plan.json", "fig5") == 0
+    assert budget_reserve.reserve(tmp_path / "missing.json", "theorem2") == 0
 
 
 def test_a_bundled_models_shape_comes_from_its_file_without_converting_it(tmp_path, monkeypatch):

@@ -22,21 +22,26 @@ from svd_icl.claims.core import NOT_INFORMATIVE, UNDETERMINED
 from svd_icl.claims.sets import Looks
 
 BUDGET_ENV = "SVD_ICL_BUDGET_END"  # epoch seconds after which no further look starts (ci/build_book.sh --budget)
+RESERVE_ENV = "SVD_ICL_BUDGET_RESERVE"  # seconds of required work the chapters after this one still need
 
 
 @dataclass(frozen=True)
 class Budget:
-    """A wall-clock deadline for starting new looks (None: none)."""
+    """A wall-clock deadline for starting further looks (None: none). ``reserve``: the seconds the build's later
+    chapters still need for their required work (their searches and first looks, from the build plan's estimate):
+    a further look starts only while that work would still end by the deadline, so an early chapter's looks do not
+    take the time a later chapter's first looks need."""
 
     deadline: float | None = None
+    reserve: float = 0.0
 
     @classmethod
     def from_env(cls) -> Budget:
-        value = os.environ.get(BUDGET_ENV)
-        return cls(float(value) if value else None)
+        value, reserve = os.environ.get(BUDGET_ENV), os.environ.get(RESERVE_ENV)
+        return cls(float(value) if value else None, float(reserve) if reserve else 0.0)
 
     def expired(self) -> bool:
-        return self.deadline is not None and time.time() >= self.deadline
+        return self.deadline is not None and time.time() + self.reserve >= self.deadline
 
 
 def confirm_cases(
@@ -56,39 +61,64 @@ def confirm_cases(
     prompt and the 0-shot references, with the ``group`` columns set (:func:`svd_icl.confirm.confirm`). ``looks``:
     one :class:`Looks` for every case, or a function of the case's key (a small test split looks fewer times; each
     case spends its own share of alpha over its looks). The family is the ``len(keys)`` cases, or ``family`` when the
-    claim has cases that need no confirmation (Algorithm 1's runs that kept the unpruned model). A case stops at the
-    first look that decides it (holds or does not hold), when it is not informative, at the last look, or when
-    ``budget`` has expired before a further look.
+    claim has cases that need no confirmation (Algorithm 1's runs that kept the unpruned model). The cases take their
+    looks in turn: every case's first look before any case's second. A case stops at the first look that decides it
+    (holds or does not hold), when it is not informative, at the last look, for futility, or when ``budget`` has
+    expired before a further look.
     """
     budget = budget or Budget.from_env()
     m = family or len(keys)
-    rows, tuned, frames = [], [], []
     looks_of = looks if callable(looks) else (lambda key: looks)
-    for key in keys:
-        looks = looks_of(key)
-        row, points, started, why = None, None, time.time(), ""
-        for k, sets in enumerate(looks.sets):
-            if k and budget.expired():
-                why = _budget_note(looks, k, time.time() - started)
-                break
-            points = run(key, sets)
-            row = over_sets(points, group, looks, k, m, margin, reported).iloc[0].to_dict()
-            if row["outcome"] != UNDETERMINED:
-                why = ("not informative" if row["outcome"] == NOT_INFORMATIVE
-                       else f"decided at look {k + 1} of {len(looks.sets)}")  # fmt: skip
-                break
-            if k < looks.last and futile(row, looks, k, m):
-                why = (f"stopped for futility at look {k + 1} of {len(looks.sets)}: at the observed effect even "
-                       f"{looks.sets[-1]} sets would leave the interval across 0 and the margin")  # fmt: skip
-                break
-        else:
-            why = f"undetermined at the last look ({looks.sets[-1]} sets)"
-        spent = int(row["look"])
-        rows.append({**row, "stopped": why, "sets_spent": looks.sets[spent - 1], "fixed_sets": looks.sets[-1],
-                     "seconds": float(points.seconds.sum())})  # fmt: skip
-        tuned.append(tuned_prompt(points, group, m, margin, reported).iloc[0].to_dict())
-        frames.append(points)
-    return pd.DataFrame(rows), pd.DataFrame(tuned), pd.concat(frames, ignore_index=True)
+    cases = [_Case(key, looks_of(key)) for key in keys]
+    # In turn: every case's first look, then the next look of each case still open, and so on; the budget is
+    # checked before each further look, so the build spends what time it has on the cases still undecided.
+    while open_cases := [c for c in cases if c.why is None]:
+        for case in open_cases:
+            if case.k and budget.expired():
+                case.why = _budget_note(case.looks, case.k, case.elapsed)
+                continue
+            started = time.time()
+            case.points = run(case.key, case.looks.sets[case.k])
+            case.elapsed += time.time() - started
+            case.row = over_sets(case.points, group, case.looks, case.k, m, margin, reported).iloc[0].to_dict()
+            case.why = _stop_reason(case.row, case.looks, case.k, m)
+            case.k += 1
+    rows, tuned = [], []
+    for case in cases:
+        looks, spent = case.looks, int(case.row["look"])
+        rows.append({**case.row, "stopped": case.why, "sets_spent": looks.sets[spent - 1],
+                     "fixed_sets": looks.sets[-1], "seconds": float(case.points.seconds.sum())})  # fmt: skip
+        tuned.append(tuned_prompt(case.points, group, m, margin, reported).iloc[0].to_dict())
+    return pd.DataFrame(rows), pd.DataFrame(tuned), pd.concat([c.points for c in cases], ignore_index=True)
+
+
+@dataclass
+class _Case:
+    """One case's progress through its looks: the next look's index ``k``, its latest points and verdict row, the
+    seconds its looks took, and why it stopped (None while open)."""
+
+    key: tuple
+    looks: Looks
+    k: int = 0
+    points: pd.DataFrame | None = None
+    row: dict | None = None
+    elapsed: float = 0.0
+    why: str | None = None
+
+
+def _stop_reason(row: dict, looks: Looks, k: int, m: int) -> str | None:
+    """Why the case stops after look ``k`` (decided, not informative, futile, or at its last look); None: it goes
+    on to the next look."""
+    if row["outcome"] == NOT_INFORMATIVE:
+        return "not informative"
+    if row["outcome"] != UNDETERMINED:
+        return f"decided at look {k + 1} of {len(looks.sets)}"
+    if k == looks.last:
+        return f"undetermined at the last look ({looks.sets[-1]} sets)"
+    if futile(row, looks, k, m):
+        return (f"stopped for futility at look {k + 1} of {len(looks.sets)}: at the observed effect even "
+                f"{looks.sets[-1]} sets would leave the interval across 0 and the margin")  # fmt: skip
+    return None
 
 
 def futile(row: dict, looks: Looks, k: int, m: int) -> bool:
