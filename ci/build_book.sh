@@ -117,6 +117,21 @@ for name in $(grep -o 'notebooks/[A-Za-z0-9_]*' _toc.yml | cut -d/ -f2); do
   echo "{\"chapter\": \"$name\", \"seconds\": $((SECONDS - start))}" >> "$out/timings.jsonl"
 done
 kill $watcher 2>/dev/null || true
+# The parameters cells open with a formatter directive ("# fmt: off": their aligned comments are documentation);
+# the pages a reader sees show the parameters without it.
+python - "$src/notebooks" <<'PY'
+import sys
+from pathlib import Path
+
+import nbformat
+
+for path in Path(sys.argv[1]).glob("*.ipynb"):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("# fmt: off\n"):
+            cell.source = cell.source.removeprefix("# fmt: off\n")
+    nbformat.write(nb, path)
+PY
 
 if [ "$render" = 0 ]; then
   echo "{\"chapter\": \"(whole build)\", \"seconds\": $SECONDS}" >> "$out/timings.jsonl"

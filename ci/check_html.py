@@ -39,6 +39,8 @@ PROBE = """(() => {
     pipe_rows: (document.querySelector('article, main') || document.body).innerText
       .split('\\n').filter(l => /\\|\\s*[-\u2014\u2013:]{3,}\\s*\\|/.test(l)).length,
     links: Array.from(document.querySelectorAll('article a[href], main a[href]')).map(a => a.getAttribute('href')),
+    directives: (document.querySelector('article, main') || document.body).innerText
+      .split('\\n').filter(l => /#\\s*fmt:\\s*(off|on|skip)/.test(l)).length,
   });
 })()"""
 
@@ -180,6 +182,8 @@ def problems(found: dict, need: Need) -> list[str]:
         out.append(f"{found.get('tables', 0)} of {need.tables} tables")
     if found.get("pipe_rows", 0):
         out.append(f"{found['pipe_rows']} pipe-table separator rows shown as text (a table not rendered)")
+    if found.get("directives", 0):
+        out.append(f"{found['directives']} formatter directive lines (# fmt: ...) shown in code")
     missing = sorted(need.links - {h.split("#")[0] for h in found.get("links", [])})
     if missing:
         out.append(f"links missing to {', '.join(missing)}")

@@ -23,13 +23,13 @@ stage "ruff (lint and format)"
 ruff check .
 ruff format --check .
 stage "unit tests"
-pytest  # tests marked gpu skip themselves (with the reason) where there is no CUDA device
+pytest --durations=15  # tests marked gpu skip themselves (with the reason) where there is no CUDA device
 stage "notebooks (smoke profile) and book build"
 bash ci/build_book.sh smoke
 stage "the build plan agrees with what the notebooks computed"
 python -m svd_icl.plan --profile smoke --results build/smoke/results --check
 stage "slow tests: lm-eval, how-to commands, paper stand-ins, noise"
-pytest -m slow tests/test_lm_eval.py tests/test_howto.py tests/test_paper_dry.py tests/test_noise.py
+pytest --durations=10 -m slow tests/test_lm_eval.py tests/test_howto.py tests/test_paper_dry.py tests/test_noise.py
 stage "nbval over the executed notebooks"
 pytest --nbval-lax --sanitize-with ci/nbval_sanitize.cfg -p no:cacheprovider -m "" build/smoke/src/notebooks
 stage "rendered pages in headless Chromium"

@@ -41,6 +41,8 @@ def test_raw_pipe_text_and_missing_tables_are_problems():
     assert any("theorem1.html" in p for p in found)
     fixed = {**old_rendering, "tables": 1, "pipe_rows": 0, "links": ["theorem1.html#x"]}
     assert check_html.problems(fixed, need) == []
+    shown_directive = check_html.problems({**fixed, "directives": 1}, need)
+    assert shown_directive == ["1 formatter directive lines (# fmt: ...) shown in code"]
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (bash ci/setup.sh --browser)")
