@@ -53,7 +53,7 @@ def main(build: str, commit: str | None = None) -> int:
     estimates = None
     if (out / "plan_estimate.json").exists():
         saved = json.loads((out / "plan_estimate.json").read_text())
-        estimates = {name: row["seconds"] for name, row in saved["chapters"].items()}
+        estimates = {name: (row["required_seconds"], row["seconds"]) for name, row in saved["chapters"].items()}
     block = record_markdown(out / "results", chapters, timings, header, findings, estimates)
     block += "\n\n" + competition_sentence(out / "competition.log", timings.get("(whole build)"))
     if (out / "results" / "sweeps.jsonl").exists():

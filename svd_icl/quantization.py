@@ -236,6 +236,11 @@ def off_grid(data: np.ndarray, qtype: GGMLQuantizationType, weights: np.ndarray 
     return float((np.abs(codes - np.round(codes)) > 1e-3).mean()) if ok.any() else 0.0
 
 
+def quantization_path(results_dir: str | Path, name: str) -> Path:
+    """Where :func:`bundled_quantization` caches model ``name``'s table (the build plan counts it by this name)."""
+    return Path(results_dir) / f"quantization_{name}.csv"
+
+
 def bundled_quantization(name: str, results_dir: str | Path) -> pd.DataFrame | None:
     """:func:`quantization_table` of a bundled model's GGUF file, cached in ``results_dir`` (reading a 1 GB file
     takes half a minute); ``None`` for a model that is not a bundled GGUF checkpoint (nothing was quantized)."""
@@ -246,7 +251,7 @@ def bundled_quantization(name: str, results_dir: str | Path) -> pd.DataFrame | N
         return None
     sha = source_info(name)["gguf_sha256"]
     return cached_table(
-        Path(results_dir) / f"quantization_{name}.csv",
+        quantization_path(results_dir, name),
         {"model": name, "gguf_sha256": sha, "error_model": "s^2/12", "columns": "off_grid"},
         lambda: quantization_table(BUNDLED[name].locate_gguf()),
     )

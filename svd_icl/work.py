@@ -154,6 +154,35 @@ class ConditionSVDs(Unit):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PromptChoice(Unit):
+    """Figure 2's prompt-format check (:func:`svd_icl.sweep.prompt_variants`): the unpruned model under each of
+    ``variants`` prompt formats, on ``n_validation`` validation rows (where the format is chosen) and ``n_test`` test
+    rows (where it is reported); stored as the cached table ``pattern``."""
+
+    model: str
+    task: str
+    shots: int | None
+    seed: int
+    variants: int
+    n_validation: int | None
+    n_test: int | None
+    pattern: str
+    data_root: str | None = None
+    kind: ClassVar[str] = "fixed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantizationTable(Unit):
+    """A bundled model's GGUF quantization table (:func:`svd_icl.quantization.bundled_quantization`: every tensor's
+    type and predicted error, read from its file), stored as ``pattern``; the noise controls and the scale chapter
+    reuse it."""
+
+    model: str
+    pattern: str
+    kind: ClassVar[str] = "fixed"
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainedToys(Unit):
     """Small models a chapter trains (Theorem 2's, Figure 5's): ``seconds`` of a cold run on the 2-core CPU the
     constant was measured on (:data:`svd_icl.plan.cost.CALIBRATION_GFLOPS`); stored when a file matches

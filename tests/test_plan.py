@@ -285,7 +285,7 @@ def _finished_build(checkpoint, results):
     from svd_icl.noise import NOISE_KEY
     from svd_icl.results import ResultStore
     from svd_icl.sweep import KEY_FIELDS
-    from svd_icl.work import ConditionSVDs, FormatControl, NoiseControl, TrainedToys
+    from svd_icl.work import ConditionSVDs, FormatControl, NoiseControl, PromptChoice, QuantizationTable, TrainedToys
 
     model, tok = tiny_model("llama"), tiny_tokenizer()
     sweep = _need(checkpoint)
@@ -317,7 +317,13 @@ def _finished_build(checkpoint, results):
         chapter="ch", label="condition numbers", model=formats.model, what="table", pattern="cond.csv"
     )
     toys = TrainedToys(chapter="ch", label="toys", seconds=10.0, pattern="linreg_*")
-    return [sweep, confirmation, run, formats, noise, table, toys]
+    (results / "fig2_prompt_variants_tiny.json").write_text("[]")
+    choice = PromptChoice(chapter="ch", label="prompt choice", model=formats.model, task="sst2", shots=2, seed=0,
+                          variants=4, n_validation=4, n_test=4, pattern="fig2_prompt_variants_tiny.json",
+                          data_root=confirmation.data_root)  # fmt: skip
+    (results / "quantization_tiny.csv").write_text("matrix\n")
+    quant = QuantizationTable(chapter="ch", label="quantization", model=formats.model, pattern="quantization_tiny.csv")
+    return [sweep, confirmation, run, formats, noise, table, toys, choice, quant]
 
 
 def test_check_fails_on_a_planted_mismatch_for_every_kind_of_work(checkpoint, tmp_path):
@@ -338,6 +344,8 @@ def test_check_fails_on_a_planted_mismatch_for_every_kind_of_work(checkpoint, tm
         "noise": dataclasses.replace(units[4], noise_seed=1),
         "condition SVDs": dataclasses.replace(units[5], pattern="other.csv"),
         "trained toys": dataclasses.replace(units[6], pattern="theorem2/*.csv"),
+        "prompt choice": dataclasses.replace(units[7], pattern="fig2_prompt_variants_other.json"),
+        "quantization": dataclasses.replace(units[8], pattern="quantization_other.csv"),
     }
     assert {type(u) for u in mismatches.values()} == {type(u) for u in units}  # every kind of unit
     for i, (name, wrong) in enumerate(mismatches.items()):
@@ -375,8 +383,9 @@ def test_the_record_sets_the_plans_estimate_beside_each_time_and_says_whether_th
                  "--save", str(tmp_path / "plan.json")]) == 0  # fmt: skip
     saved = json.loads((tmp_path / "plan.json").read_text())["chapters"]
     assert set(saved) == {"theorem2", "fig5"} and saved["fig5"]["seconds"] > saved["fig5"]["required_seconds"] * 0.99
-    text = record_markdown(tmp_path, ["fig5"], {"fig5": 120.0}, "Build of x", estimates={"fig5": 60.0})
-    assert "| fig5 | 2.0 min | 1.0 min |" in text
+    text = record_markdown(tmp_path, ["fig5"], {"fig5": 120.0, "summary": 6.0}, "Build of x",
+                           estimates={"fig5": (60.0, 90.0)})  # fmt: skip
+    assert "| fig5 | 2.0 min | 1.0 min | 1.5 min |" in text and "| summary | 0.1 min | | |" in text
     spec = importlib.util.spec_from_file_location("readme_record", ROOT / "ci" / "readme_record.py")
     readme_record = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(readme_record)

@@ -13,7 +13,7 @@ from svd_icl.claims.points import case_evidence
 from svd_icl.claims.records import Claim
 from svd_icl.confirm import Design
 from svd_icl.sweep import SweepConfig
-from svd_icl.work import Confirmation, Facts, Sweep, Unit
+from svd_icl.work import Confirmation, Facts, PromptChoice, Sweep, Unit
 
 SHOTS_HELP, GAIN, GAIN_TUNED = "fig2-shots-help", "fig2-gain-every-shots", "fig2-gain-every-shots-tuned"
 DEPTH, COLLAPSE_SLOWER = "fig2-deep-stable-every-shots", "fig2-fewer-shots-slower-collapse"
@@ -95,7 +95,29 @@ def work(p: dict, facts: Facts) -> list[Unit]:
             out.append(Confirmation(chapter="fig2", label=f"{m}/{p['task']} {k} shots confirmation", model=m,
                                     task=p["task"], shots=k, seed=p["seed"], design=design(p),
                                     layers=tuple(p["layers"])))  # fmt: skip
+    if (choice := prompt_choice(p)) is not None:
+        out.append(choice)
     return out
+
+
+# The prompt choices where the authors' code and ours differ (demonstration order, label words), and ours: which of
+# them decides whether demonstrations help these models (Figure 2's check, on the model of ``variant_model``).
+PROMPT_VARIANTS = {
+    "ours": {"order": "shuffled", "label_words": ("negative", "positive")},
+    "authors' order": {"order": "interleaved", "label_words": ("negative", "positive")},
+    "authors' words": {"order": "shuffled", "label_words": ("neg", "pos")},
+    "authors' order and words": {"order": "interleaved", "label_words": ("neg", "pos")},
+}
+
+
+def prompt_choice(p: dict) -> PromptChoice | None:
+    """The prompt-format check on ``variant_model`` at the largest shot number (None when no model is named)."""
+    if not p["variant_model"]:
+        return None
+    return PromptChoice(chapter="fig2", label=f"{p['variant_model']}/{p['task']} prompt choice",
+                        model=p["variant_model"], task=p["task"], shots=max(p["shot_counts"]), seed=p["seed"],
+                        variants=len(PROMPT_VARIANTS), n_validation=p["n_validation"], n_test=p["n_test"],
+                        pattern=f"fig2_prompt_variants_{p['variant_model']}.json")  # fmt: skip
 
 
 def search_config(p: dict, model: str, shots: int) -> SweepConfig:

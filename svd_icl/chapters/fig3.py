@@ -9,7 +9,7 @@ from svd_icl.claims.core import Quantifier, margins_set_after_data
 from svd_icl.claims.fig3 import module_trend_evidence, share_evidence
 from svd_icl.claims.records import Case, Claim
 from svd_icl.conditioning import condition_table_path
-from svd_icl.work import ConditionSVDs, Facts, Unit
+from svd_icl.work import ConditionSVDs, Facts, QuantizationTable, Unit
 
 MLP_BETTER, GROWS = "fig3-mlp-better", "fig3-grows-with-depth"
 NULL_MLP, NULL_GROWS, UNIFORM = "fig3-mlp-better-null", "fig3-grows-null", "fig3-grows-uniform-quant"
@@ -74,9 +74,15 @@ def claims(raw: pd.DataFrame, null: pd.DataFrame, uniform: dict[str, pd.DataFram
 
 def work(p: dict, facts: Facts) -> list[Unit]:
     """Per model: its condition-number table, the permuted-entries control (as many SVDs again) and the Gaussian
-    null (``null_draws`` SVDs per distinct shape)."""
+    null (``null_draws`` SVDs per distinct shape); per bundled (GGUF) model its quantization table."""
+    from svd_icl.models import BUNDLED
+    from svd_icl.quantization import quantization_path
+
     out: list[Unit] = []
     for m in p["models"]:
+        if m in BUNDLED:
+            out.append(QuantizationTable(chapter="fig3", label=f"{m} quantization table", model=m,
+                                         pattern=quantization_path(".", m).name))  # fmt: skip
         tag = m.replace("/", "_")
         table = condition_table_path(".", m, p.get("svd_dtype", "float32")).name
         for label, what, pattern in (("condition numbers", "table", table),

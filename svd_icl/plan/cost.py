@@ -36,6 +36,9 @@ SVDVALS_FLOPS_PER_MNK = 10  # singular values only (condition numbers)
 SVD_FLOPS_PER_MNK = 25  # singular vectors too (truncation)
 SVD_SECONDS_PER_MATRIX = 0.025
 NOTEBOOK_OVERHEAD_S = 25  # kernel start, imports, model loads, plots: a chapter with everything stored
+# Reading a GGUF file and de-quantizing its tensors for the quantization table, per weight, in float32-matmul
+# FLOPs (measured: the three bundled models' tables, 1.94e9 weights, took 123 s at 112 GFLOP/s on 2 cores).
+QUANTIZATION_FLOPS_PER_WEIGHT = 7.1e3
 CALIBRATION_GFLOPS = 300.0  # float32 matmul throughput of the 2-core CPUs the trained toys' seconds were measured on
 
 # The paper models' published shapes (config.json of EleutherAI/gpt-j-6b and meta-llama/Llama-2-7b-hf): the plan

@@ -15,7 +15,15 @@ from pathlib import Path
 
 from svd_icl.chapters import fig1, fig2, fig3, fig4, fig5, precision, scale, theorem1, theorem2
 from svd_icl.conditioning import condition_table_path
-from svd_icl.plan.cost import SVDVALS_FLOPS_PER_MNK, EvalCost, Machine, Shapes, evaluation_cost, svd_seconds
+from svd_icl.plan.cost import (
+    QUANTIZATION_FLOPS_PER_WEIGHT,
+    SVDVALS_FLOPS_PER_MNK,
+    EvalCost,
+    Machine,
+    Shapes,
+    evaluation_cost,
+    svd_seconds,
+)
 from svd_icl.profiles import chapter_parameters, toc_chapters
 from svd_icl.results import ResultStore, record_key
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, absolute_layer, prompt_plan, unpruned_record
@@ -26,6 +34,8 @@ from svd_icl.work import (
     Facts,
     FormatControl,
     NoiseControl,
+    PromptChoice,
+    QuantizationTable,
     Sweep,
     TrainedToys,
     Unit,
@@ -343,6 +353,25 @@ class Planner:
             if unit.what == "null":  # the Gaussian null: draws per distinct shape
                 shapes = list(dict.fromkeys(shapes)) * unit.draws
             priced.seconds = svd_seconds(shapes, self.machine.throughput(), SVDVALS_FLOPS_PER_MNK)
+        return priced
+
+    @price.register
+    def price_prompt_choice(self, unit: PromptChoice) -> Priced:
+        """One unpruned pass per prompt format over the validation rows and one over the test rows."""
+        priced = Priced(unit, total=1, stored=int(any(self.results.glob(unit.pattern))))
+        if not priced.stored:
+            passes = [self._query_cost(unit.model, unit.task, unit.shots, unit.seed, n, split, unit.data_root).full
+                      for split, n in (("validation", unit.n_validation), ("test", unit.n_test))]  # fmt: skip
+            priced.seconds = unit.variants * sum(passes)
+        return priced
+
+    @price.register
+    def price_quantization(self, unit: QuantizationTable) -> Priced:
+        """Reading the model's GGUF tensors once (priced per weight)."""
+        priced = Priced(unit, total=1, stored=int(any(self.results.glob(unit.pattern))))
+        if not priced.stored:
+            weights = self.shapes.size(unit.model)[0]
+            priced.seconds = weights * QUANTIZATION_FLOPS_PER_WEIGHT / (self.machine.throughput() * 1e9)
         return priced
 
     @price.register
