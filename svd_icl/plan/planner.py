@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache, singledispatchmethod
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from svd_icl.plan.cost import (
     evaluation_cost,
     svd_seconds,
 )
+from svd_icl.plan.priced import Priced
 from svd_icl.profiles import chapter_parameters, toc_chapters
 from svd_icl.results import ResultStore, record_key
 from svd_icl.sweep import KEY_FIELDS, SweepConfig, SweepPlan, absolute_layer, prompt_plan, unpruned_record
@@ -46,44 +46,6 @@ WORK: dict[str, Callable[[dict, Facts], list[Unit]]] = {
     "precision": precision.work, "fig3": fig3.work, "fig1": fig1.work, "fig2": fig2.work, "scale": scale.work,
     "fig4": fig4.work, "theorem1": theorem1.work, "theorem2": theorem2.work, "fig5": fig5.work,
 }  # fmt: skip
-
-
-@dataclass
-class Priced:
-    """One unit of work against a results directory: points (or runs, files) it needs, how many are stored, the
-    seconds the rest will take; ``shared``: points planned by an earlier unit of the build (computed there);
-    ``first_missing``: for a sequential confirmation, the points of its first look not stored (a finished build
-    holds at least those; the later looks run only while a case is undetermined)."""
-
-    unit: Unit
-    total: int = 0
-    stored: int = 0
-    seconds: float = 0.0
-    shared: int = 0
-    first_missing: int | None = None
-    first_seconds: float | None = None  # the part of ``seconds`` a finished build spends in any case (first look)
-
-    @property
-    def chapter(self) -> str:
-        return self.unit.chapter
-
-    @property
-    def label(self) -> str:
-        return self.unit.label
-
-    @property
-    def kind(self) -> str:
-        return self.unit.kind
-
-    @property
-    def required_seconds(self) -> float:
-        """Seconds of the work every build does (all of it but a sequential confirmation's later looks)."""
-        return self.seconds if self.first_seconds is None else self.first_seconds
-
-    @property
-    def missing(self) -> int:
-        """Points a finished build should hold and does not."""
-        return self.total - self.stored if self.first_missing is None else self.first_missing
 
 
 class Planner:
