@@ -100,6 +100,11 @@ class Planner:
         return svd_seconds(self.shapes.matrices(model, module), self.machine.throughput())
 
     # --- pricing, one method per kind of unit
+    def _file_unit(self, unit: Unit) -> Priced:
+        """A unit stored as one file matching ``unit.pattern`` (SVD tables, quantization tables, trained toys, the
+        prompt-format check): one to compute, stored when the file exists; the caller prices it when missing."""
+        return Priced(unit, total=1, stored=int(any(self.results.glob(unit.pattern))))
+
     @singledispatchmethod
     def price(self, unit: Unit) -> Priced:
         raise TypeError(f"no pricing for {type(unit).__name__}: register one with @Planner.price.register")
@@ -309,7 +314,7 @@ class Planner:
 
     @price.register
     def price_condition_svds(self, unit: ConditionSVDs) -> Priced:
-        priced = Priced(unit, total=1, stored=int(any(self.results.glob(unit.pattern))))
+        priced = self._file_unit(unit)
         if not priced.stored:
             shapes = self.shapes.matrices(unit.model)
             if unit.what == "null":  # the Gaussian null: draws per distinct shape
@@ -320,7 +325,7 @@ class Planner:
     @price.register
     def price_prompt_choice(self, unit: PromptChoice) -> Priced:
         """One unpruned pass per prompt format over the validation rows and one over the test rows."""
-        priced = Priced(unit, total=1, stored=int(any(self.results.glob(unit.pattern))))
+        priced = self._file_unit(unit)
         if not priced.stored:
             passes = [self._query_cost(unit.model, unit.task, unit.shots, unit.seed, n, split, unit.data_root).full
                       for split, n in (("validation", unit.n_validation), ("test", unit.n_test))]  # fmt: skip
@@ -330,7 +335,7 @@ class Planner:
     @price.register
     def price_quantization(self, unit: QuantizationTable) -> Priced:
         """Reading the model's GGUF tensors once (priced per weight)."""
-        priced = Priced(unit, total=1, stored=int(any(self.results.glob(unit.pattern))))
+        priced = self._file_unit(unit)
         if not priced.stored:
             weights = self.shapes.size(unit.model)[0]
             priced.seconds = weights * QUANTIZATION_FLOPS_PER_WEIGHT / (self.machine.throughput() * 1e9)
@@ -338,9 +343,9 @@ class Planner:
 
     @price.register
     def price_trained_toys(self, unit: TrainedToys) -> Priced:
-        stored = int(any(self.results.glob(unit.pattern)))
-        seconds = 0.0 if stored else unit.seconds / self.machine.fixed_speedup
-        return Priced(unit, total=1, stored=stored, seconds=seconds)
+        priced = self._file_unit(unit)
+        priced.seconds = 0.0 if priced.stored else unit.seconds / self.machine.fixed_speedup
+        return priced
 
 
 def point_key(record: dict) -> str:
